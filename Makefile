@@ -1,0 +1,27 @@
+# Two entry points, each works on a fresh clone: `make demo`, `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU build of TensorFlow by default; `make TF_EXTRA=and-cuda test` on a CUDA machine.
+TF_EXTRA ?= cpu
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed-%: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),$*]"
+	touch $@
+
+demo: $(VENV)/.installed-demo
+	$(PY) -m rnncells demo
+
+test: $(VENV)/.installed-test
+	$(PY) -m ruff check rnncells tests benchmarks examples
+	$(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci
+
+bench: $(VENV)/.installed-test
+	$(PY) -m benchmarks.sweep --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Cells: one module per family (weights + step math), all following the project/recur protocol."""

@@ -1,0 +1,171 @@
+"""The cell protocol every rnncells cell follows: `project` + `recur` = `call`.
+
+- `project(inputs, training)`: the time-parallel part, a function of the input only
+  (e.g. `x @ W` and its normalization). Accepts one step `(B, *step_shape)` or a whole
+  sequence `(B, T, *step_shape)`.
+- `recur(projected_t, states, training)`: the sequential part. Returns `(output, new_states)`.
+- `call(inputs, states, training)` = `recur(project(inputs), states)`: what
+  `keras.layers.RNN` calls once per step, so every cell is a drop-in Keras cell.
+
+Cells whose recurrence is linear in the state also implement
+`scan_coefficients(projected) -> (a, b)` with `h_t = a_t * h_{t-1} + b_t`.
+
+Dropout follows Keras's semantics: one input mask and one recurrent mask per sequence,
+drawn before the loop and reused at every step, applied only when `training=True`.
+"""
+
+import keras
+from keras import ops
+
+from rnncells.cells import validation
+
+try:  # The marker `keras.layers.RNN` checks to draw dropout masks once per sequence.
+    from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell as _RNNDropoutMarker
+except ImportError:  # pragma: no cover - a future Keras that moved it; masks then per call.
+    class _RNNDropoutMarker:
+        pass
+
+
+class RecurrentCell(keras.layers.Layer, _RNNDropoutMarker):
+    """Base class of rnncells cells: the project/recur protocol, dropout masks, input checks.
+
+    Subclasses implement `build`, `project`, `recur`, `state_size`, `output_size` and extend
+    `get_config`. The methods below (dropout masks, initial state, shape checks) are shared.
+
+    Args:
+        dropout: fraction of the input units to drop, in [0, 1) (default 0).
+        recurrent_dropout: fraction of the recurrent state units to drop, in [0, 1).
+        seed: integer seed for the dropout masks (default None).
+        **kwargs: `keras.layers.Layer` arguments (name, dtype, ...).
+    """
+
+    #: rank of one step of input, batch included ((B, F) -> 2; conv cells override).
+    step_input_rank = 2
+
+    def __init__(self, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.dropout = validation.unit_interval("dropout", dropout)
+        self.recurrent_dropout = validation.unit_interval("recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._dropout_mask = None
+        self._recurrent_dropout_mask = None
+        self._built_input_shape = None
+
+    # ------------------------------------------------------------------ the protocol
+    def project(self, inputs, training=None):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement project().")
+
+    def recur(self, projected, states, training=None):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement recur().")
+
+    def call(self, inputs, states, training=None):
+        projected = self.project(inputs, training=training)
+        return self.recur(projected, states, training=training)
+
+    def get_initial_state(self, batch_size=None):
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [
+            self.state_size]
+        return [
+            ops.zeros((batch_size, *_as_shape(size)), dtype=self.compute_dtype)
+            for size in sizes
+        ]
+
+    # ------------------------------------------------------------------ input checks
+    def check_step_input_shape(self, input_shape):
+        """Validate the shape of one step (called from `build`) and remember it."""
+        input_shape = tuple(input_shape)
+        if len(input_shape) != self.step_input_rank:
+            raise ValueError(
+                f"{type(self).__name__} expects `inputs` of rank {self.step_input_rank} per "
+                f"step (batch, {self._feature_axes_description()}), i.e. rank "
+                f"{self.step_input_rank + 1} sequences in keras.layers.RNN; received an input "
+                f"step of shape {input_shape}."
+            )
+        if input_shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} needs the last dimension of `inputs` (features) to be "
+                f"known when it is built; received shape {input_shape}."
+            )
+        self._built_input_shape = input_shape
+        return input_shape
+
+    def is_sequence(self, inputs):
+        """True for `(B, T, ...)` input to `project`, False for one step; raise otherwise."""
+        rank = len(inputs.shape)
+        if rank not in (self.step_input_rank, self.step_input_rank + 1):
+            raise ValueError(
+                f"{type(self).__name__}.project expects `inputs` of rank "
+                f"{self.step_input_rank} (one step) or {self.step_input_rank + 1} (a "
+                f"sequence); received shape {tuple(inputs.shape)}."
+            )
+        if self._built_input_shape is not None:
+            expected = self._built_input_shape[1:]
+            got = tuple(inputs.shape[-len(expected):])
+            if any(e is not None and g is not None and e != g for e, g in zip(expected, got)):
+                raise ValueError(
+                    f"{type(self).__name__} was built for input steps of shape "
+                    f"(batch, {', '.join(str(e) for e in expected)}); received `inputs` of "
+                    f"shape {tuple(inputs.shape)}. The feature dimensions must match."
+                )
+        return rank == self.step_input_rank + 1
+
+    def _feature_axes_description(self):
+        return "features"
+
+    # ------------------------------------------------------------------ dropout
+    def _new_mask(self, like, rate):
+        return keras.random.dropout(ops.ones_like(like), rate=rate, seed=self.seed_generator)
+
+    def get_dropout_mask(self, step_input):
+        """The input dropout mask of the current sequence (drawn once, shape of one step)."""
+        if self._dropout_mask is None and self.dropout > 0:
+            self._dropout_mask = self._new_mask(step_input, self.dropout)
+        return self._dropout_mask
+
+    def get_recurrent_dropout_mask(self, state):
+        """The recurrent dropout mask of the current sequence (shape of the first state)."""
+        if self._recurrent_dropout_mask is None and self.recurrent_dropout > 0:
+            self._recurrent_dropout_mask = self._new_mask(state, self.recurrent_dropout)
+        return self._recurrent_dropout_mask
+
+    def reset_dropout_mask(self):
+        self._dropout_mask = None
+
+    def reset_recurrent_dropout_mask(self):
+        self._recurrent_dropout_mask = None
+
+    def apply_input_dropout(self, inputs, training, sequence):
+        """inputs * mask when training with dropout > 0; the mask is shared over time."""
+        if not training or self.dropout == 0:
+            return inputs
+        step = inputs[:, 0] if sequence else inputs
+        mask = self.get_dropout_mask(step)
+        if sequence:
+            mask = ops.expand_dims(mask, 1)
+        return inputs * ops.cast(mask, inputs.dtype)
+
+    def apply_recurrent_dropout(self, state, training):
+        """state * mask when training with recurrent_dropout > 0."""
+        if not training or self.recurrent_dropout == 0:
+            return state
+        mask = self.get_recurrent_dropout_mask(state)
+        return state * ops.cast(mask, state.dtype)
+
+    # ------------------------------------------------------------------ helpers
+    def cast_weight(self, weight):
+        """A weight in the compute dtype (also outside `__call__`, e.g. from FusedRNN)."""
+        return ops.cast(weight, self.compute_dtype)
+
+    def get_config(self):
+        config = {
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        base_config = super().get_config()
+        return {**base_config, **config}
+
+
+def _as_shape(size):
+    return tuple(size) if isinstance(size, (list, tuple)) else (size,)

@@ -1,0 +1,358 @@
+"""Layer-normalized LSTM, GRU and SimpleRNN cells.
+
+Weight layout (the same in `keras.layers.RNN(cell)` and `FusedRNN(cell)`):
+- LSTM gate order i, f, c (candidate), o, as Keras and tensorflow-addons; kernel (D, 4U),
+  recurrent_kernel (U, 4U), bias (4U). PyTorch/cuDNN order their blocks i, f, g, o too but
+  store W transposed (4U, D) and carry two biases.
+- GRU gate order z (update), r (reset), h (candidate), as Keras; bias (2, 3U): row 0 the
+  input bias, row 1 the recurrent bias (Keras `reset_after=True`).
+"""
+
+from keras import constraints, initializers, regularizers
+
+from rnncells.cells import validation
+from rnncells.cells.dense import DenseRecurrentCell, keras_serializable, split_gates
+from rnncells.cells.normalization import layer_norm
+
+FORMULATIONS = ("tfa", "ba2016")
+
+
+@keras_serializable
+class LayerNormLSTMCell(DenseRecurrentCell):
+    """LSTM cell with layer normalization (drop-in for tensorflow-addons' LayerNormLSTMCell).
+
+    `formulation="tfa"` (default; tensorflow-addons 0.23 numbers)::
+
+        z  = LN_k(x @ W) + LN_r(h @ U) + b          # each LN over all 4*units, gamma and beta
+        i, f, g, o = split(z)                       # gate order i, f, c, o
+        c' = LN_s(sigma(f) * c + sigma(i) * act(g)) # the NORMALIZED c' is carried
+        h' = sigma(o) * act(c')
+
+    `formulation="ba2016"` (Ba et al. 2016, "Layer Normalization"; haste's LayerNormLSTM)::
+
+        z  = LN_k(x @ W) + LN_r(h @ U) + b          # LN with gamma only (no beta), bias after
+        c' = sigma(f) * c + sigma(i) * act(g)       # the RAW c' is carried
+        h' = sigma(o) * act(LN_s(c'))               # LN_s with gamma and beta
+
+    `sigma` is `recurrent_activation`, `act` is `activation`.
+
+    Weights, in order (as tfa, so `cell.set_weights(tfa_cell.get_weights())` works):
+    kernel (D, 4U), recurrent_kernel (U, 4U), bias (4U) if use_bias, kernel_norm_gamma,
+    kernel_norm_beta (4U; beta only for "tfa"), recurrent_norm_gamma, recurrent_norm_beta (4U;
+    beta only for "tfa"), state_norm_gamma, state_norm_beta (U).
+
+    Args:
+        units: positive int, size of h and c.
+        activation: default "tanh". recurrent_activation: default "sigmoid".
+        use_bias: default True. unit_forget_bias: default True (forget block of b set to 1).
+        kernel_initializer "glorot_uniform", recurrent_initializer "orthogonal",
+        bias_initializer "zeros", and the regularizers/constraints of Keras's LSTMCell.
+        norm_gamma_initializer: default "ones". norm_beta_initializer: default "zeros".
+        norm_epsilon: epsilon of the three layer norms, > 0 (default 1e-3, as tfa).
+        formulation: "tfa" (default) or "ba2016", see above.
+        dropout, recurrent_dropout: fractions in [0, 1), one mask per sequence. seed: int.
+
+    Call arguments:
+        inputs: (batch, features). states: [h (batch, units), c (batch, units)].
+        training: bool, enables dropout.
+    Returns: (h', [h', c']).
+
+    Example:
+        >>> layer = keras.layers.RNN(rnncells.LayerNormLSTMCell(16), return_sequences=True)
+        >>> layer(np.zeros((2, 5, 3), "float32")).shape
+        TensorShape([2, 5, 16])
+    """
+
+    gates = 4
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_epsilon=1e-3,
+        formulation="tfa",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            **kwargs,
+        )
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
+        self.norm_beta_initializer = initializers.get(norm_beta_initializer)
+        self.norm_epsilon = validation.positive_float("norm_epsilon", norm_epsilon)
+        self.formulation = validation.one_of("formulation", formulation, FORMULATIONS)
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def build(self, input_shape):
+        bias_init = self.unit_forget_bias_initializer() if self.unit_forget_bias else None
+        self.build_dense_weights(input_shape, bias_initializer=bias_init)
+        width = 4 * self.units
+        with_beta = self.formulation == "tfa"
+        self.kernel_norm_gamma, self.kernel_norm_beta = self._norm_weights(
+            "kernel_norm", width, with_beta)
+        self.recurrent_norm_gamma, self.recurrent_norm_beta = self._norm_weights(
+            "recurrent_norm", width, with_beta)
+        self.state_norm_gamma, self.state_norm_beta = self._norm_weights(
+            "state_norm", self.units, True)
+        self.built = True
+
+    def _norm_weights(self, prefix, width, with_beta):
+        gamma = self.add_weight(shape=(width,), name=f"{prefix}_gamma",
+                                initializer=self.norm_gamma_initializer)
+        beta = None
+        if with_beta:
+            beta = self.add_weight(shape=(width,), name=f"{prefix}_beta",
+                                   initializer=self.norm_beta_initializer)
+        return gamma, beta
+
+    def project(self, inputs, training=None):
+        z = layer_norm(self.input_projection(inputs, training), self.kernel_norm_gamma,
+                       self.kernel_norm_beta, self.norm_epsilon)
+        if self.use_bias:
+            z = z + self.cast_weight(self.bias)
+        return z
+
+    def recur(self, projected, states, training=None):
+        h_tm1, c_tm1 = states[0], states[1]
+        z = projected + layer_norm(self.recurrent_projection(h_tm1, training),
+                                   self.recurrent_norm_gamma, self.recurrent_norm_beta,
+                                   self.norm_epsilon)
+        z_i, z_f, z_g, z_o = split_gates(z, 4)
+        c = (self.recurrent_activation(z_f) * c_tm1
+             + self.recurrent_activation(z_i) * self.activation(z_g))
+        c_norm = layer_norm(c, self.state_norm_gamma, self.state_norm_beta, self.norm_epsilon)
+        h = self.recurrent_activation(z_o) * self.activation(c_norm)
+        carried = c_norm if self.formulation == "tfa" else c
+        return h, [h, carried]
+
+    def get_config(self):
+        config = {
+            "unit_forget_bias": self.unit_forget_bias,
+            "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),
+            "norm_beta_initializer": initializers.serialize(self.norm_beta_initializer),
+            "norm_epsilon": self.norm_epsilon,
+            "formulation": self.formulation,
+        }
+        return {**super().get_config(), **config}
+
+
+@keras_serializable
+class LayerNormGRUCell(DenseRecurrentCell):
+    """GRU cell with layer normalization on the input and recurrent projections.
+
+    Keras `GRUCell(reset_after=True)` semantics, with a layer norm (gamma, no beta; the bias
+    comes after) over all 3*units of x @ W and, separately, of h @ U::
+
+        gx = LN_x(x @ W) + b_x ;  gh = LN_h(h @ U) + b_h     # blocks z, r, h (Keras order)
+        z  = sigma(gx_z + gh_z) ;  r = sigma(gx_r + gh_r)
+        n  = act(gx_h + r * gh_h)
+        h' = z * h + (1 - z) * n
+
+    Weights, in order: kernel (D, 3U), recurrent_kernel (U, 3U), bias (2, 3U) (row 0 b_x,
+    row 1 b_h) if use_bias, kernel_norm_gamma (3U), recurrent_norm_gamma (3U). With the
+    gammas at 1 and the norms removed, this is exactly `keras.layers.GRUCell`.
+
+    Args:
+        units, activation ("tanh"), recurrent_activation ("sigmoid"), use_bias (True), the
+        initializers/regularizers/constraints of Keras's GRUCell, dropout, recurrent_dropout,
+        seed; norm_gamma_initializer ("ones"); norm_epsilon (> 0, default 1e-3).
+
+    Call arguments: inputs (batch, features); states [h (batch, units)]; training.
+    Returns: (h', [h']).
+
+    Example:
+        >>> keras.layers.RNN(rnncells.LayerNormGRUCell(8))(np.zeros((2, 5, 3), "float32")).shape
+        TensorShape([2, 8])
+    """
+
+    gates = 3
+
+    def __init__(self, units, norm_gamma_initializer="ones", norm_epsilon=1e-3, **kwargs):
+        super().__init__(units, **kwargs)
+        self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
+        self.norm_epsilon = validation.positive_float("norm_epsilon", norm_epsilon)
+
+    @property
+    def state_size(self):
+        return [self.units]
+
+    def build(self, input_shape):
+        self.build_dense_weights(input_shape, bias_shape=(2, 3 * self.units))
+        self.kernel_norm_gamma = self.add_weight(
+            shape=(3 * self.units,), name="kernel_norm_gamma",
+            initializer=self.norm_gamma_initializer)
+        self.recurrent_norm_gamma = self.add_weight(
+            shape=(3 * self.units,), name="recurrent_norm_gamma",
+            initializer=self.norm_gamma_initializer)
+        self.built = True
+
+    def project(self, inputs, training=None):
+        gx = layer_norm(self.input_projection(inputs, training), self.kernel_norm_gamma,
+                        None, self.norm_epsilon)
+        if self.use_bias:
+            gx = gx + self.cast_weight(self.bias)[0]
+        return gx
+
+    def recur(self, projected, states, training=None):
+        h_tm1 = states[0]
+        gh = layer_norm(self.recurrent_projection(h_tm1, training), self.recurrent_norm_gamma,
+                        None, self.norm_epsilon)
+        if self.use_bias:
+            gh = gh + self.cast_weight(self.bias)[1]
+        x_z, x_r, x_h = split_gates(projected, 3)
+        h_z, h_r, h_h = split_gates(gh, 3)
+        z = self.recurrent_activation(x_z + h_z)
+        r = self.recurrent_activation(x_r + h_r)
+        candidate = self.activation(x_h + r * h_h)
+        h = z * h_tm1 + (1 - z) * candidate
+        return h, [h]
+
+    def get_config(self):
+        config = {
+            "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),
+            "norm_epsilon": self.norm_epsilon,
+        }
+        return {**super().get_config(), **config}
+
+
+@keras_serializable
+class LayerNormSimpleRNNCell(DenseRecurrentCell):
+    """SimpleRNN cell with layer normalization (drop-in for tfa's LayerNormSimpleRNNCell)::
+
+        h' = act(LN(x @ W + h @ U; gamma, no beta) + b)
+
+    Weights, in order (as tfa): kernel (D, U), recurrent_kernel (U, U), bias (U) if use_bias,
+    gamma (U).
+
+    Args (tfa's names and defaults):
+        units; activation "tanh"; use_bias True; layernorm_epsilon 1e-5 (> 0);
+        kernel_initializer "glorot_uniform"; recurrent_initializer "orthogonal";
+        bias_initializer "zeros"; gamma_initializer "ones"; kernel_/recurrent_/bias_/gamma_
+        regularizer and _constraint (None); dropout, recurrent_dropout; seed.
+
+    Call arguments: inputs (batch, features); states [h (batch, units)]; training.
+    Returns: (h', [h']).
+
+    Example:
+        >>> keras.layers.RNN(rnncells.LayerNormSimpleRNNCell(4))(np.zeros((2, 5, 3))).shape
+        TensorShape([2, 4])
+    """
+
+    gates = 1
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        layernorm_epsilon=1e-5,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        gamma_initializer="ones",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        gamma_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        gamma_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            **kwargs,
+        )
+        self.layernorm_epsilon = validation.positive_float("layernorm_epsilon",
+                                                           layernorm_epsilon)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+
+    @property
+    def state_size(self):
+        return [self.units]
+
+    def build(self, input_shape):
+        self.build_dense_weights(input_shape)
+        self.gamma = self.add_weight(
+            shape=(self.units,), name="gamma", initializer=self.gamma_initializer,
+            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        self.built = True
+
+    def project(self, inputs, training=None):
+        return self.input_projection(inputs, training)
+
+    def recur(self, projected, states, training=None):
+        pre = projected + self.recurrent_projection(states[0], training)
+        h = layer_norm(pre, self.gamma, None, self.layernorm_epsilon)
+        if self.use_bias:
+            h = h + self.cast_weight(self.bias)
+        h = self.activation(h)
+        return h, [h]
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("recurrent_activation")
+        config.update({
+            "layernorm_epsilon": self.layernorm_epsilon,
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+        })
+        return config
+

@@ -1,0 +1,5 @@
+"""Loaders for data shipped by installed packages (nothing is downloaded)."""
+
+from rnncells.datasets.watch import WatchDataset, load_watch, window_recordings
+
+__all__ = ["WatchDataset", "load_watch", "window_recordings"]
