@@ -3,6 +3,11 @@
 import importlib.util
 import os
 
+_SET_BACKEND = (
+    "Set the environment variable KERAS_BACKEND=tensorflow (or 'backend' in "
+    "~/.keras/keras.json) before importing Keras."
+)
+
 
 def require_tensorflow_backend():
     """Raise an ImportError that names what to install when TensorFlow is missing."""
@@ -13,9 +18,17 @@ def require_tensorflow_backend():
             "`pip install rnncells[and-cuda]` (tensorflow[and-cuda], NVIDIA GPUs) or "
             "`pip install tensorflow`."
         )
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    requested = os.environ.get("KERAS_BACKEND")
+    if requested not in (None, "", "tensorflow"):
+        raise ImportError(
+            f"rnncells runs on the TensorFlow backend of Keras 3; KERAS_BACKEND={requested!r}. "
+            + _SET_BACKEND
+        )
+    import keras
+
+    backend = keras.backend.backend()
     if backend != "tensorflow":
         raise ImportError(
-            f"rnncells runs on the TensorFlow backend of Keras 3; KERAS_BACKEND={backend!r}. "
-            "Unset KERAS_BACKEND or set it to 'tensorflow'."
+            f"rnncells runs on the TensorFlow backend of Keras 3; Keras is using {backend!r}. "
+            + _SET_BACKEND
         )

@@ -1,4 +1,4 @@
-"""Argument checks shared by every cell: each error names the argument, the value and what is allowed."""
+"""Argument checks shared by the cells: errors name the argument, the value and what is allowed."""
 
 import numbers
 
