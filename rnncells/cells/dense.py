@@ -29,6 +29,12 @@ class DenseRecurrentCell(RecurrentCell):
         kernel_regularizer, recurrent_regularizer, bias_regularizer: default None.
         kernel_constraint, recurrent_constraint, bias_constraint: default None.
         dropout, recurrent_dropout, seed: see `RecurrentCell`.
+        recurrent_dropconnect: DropConnect (Wan et al. 2013) on `recurrent_kernel`, the
+            fraction of its entries to drop, in [0, 1) (default 0). When training, one mask of
+            the shape of `recurrent_kernel` is drawn per sequence (with the recurrent dropout
+            mask, so `keras.layers.RNN` and FusedRNN draw and reset it together) and the kept
+            entries are scaled by 1 / (1 - rate); at inference the plain kernel is used (its
+            expectation). The same for every subclass, through `recurrent_projection`.
     """
 
     #: number of gate blocks in kernel / recurrent_kernel (LSTM 4, GRU 3, SimpleRNN 1).
@@ -52,10 +58,14 @@ class DenseRecurrentCell(RecurrentCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        recurrent_dropconnect=0.0,
         **kwargs,
     ):
         super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
                          **kwargs)
+        self.recurrent_dropconnect = validation.unit_interval("recurrent_dropconnect",
+                                                              recurrent_dropconnect)
+        self._recurrent_dropconnect_mask = None
         self.units = validation.positive_int("units", units)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
@@ -128,9 +138,36 @@ class DenseRecurrentCell(RecurrentCell):
         return ops.matmul(inputs, self.cast_weight(self.kernel))
 
     def recurrent_projection(self, h, training):
-        """Recurrent dropout on h, then h @ recurrent_kernel."""
+        """Recurrent dropout on h, then h @ recurrent_kernel (DropConnect-masked if training)."""
         h = self.apply_recurrent_dropout(h, training)
-        return ops.matmul(h, self.cast_weight(self.recurrent_kernel))
+        kernel = self.cast_weight(self.recurrent_kernel)
+        if training and self.recurrent_dropconnect > 0:
+            kernel = kernel * ops.cast(self.get_recurrent_dropconnect_mask(), kernel.dtype)
+        return ops.matmul(h, kernel)
+
+    # ------------------------------------------------------------------ DropConnect
+    def get_recurrent_dropconnect_mask(self):
+        """The DropConnect mask of `recurrent_kernel` for the current sequence (drawn once).
+
+        Entries are 0 (dropped) or 1 / (1 - recurrent_dropconnect) (kept); None when the rate
+        is 0. Drawn with the recurrent dropout mask, reset with it.
+        """
+        if self._recurrent_dropconnect_mask is None and self.recurrent_dropconnect > 0:
+            self._recurrent_dropconnect_mask = self._new_mask(
+                ops.ones(tuple(self.recurrent_kernel.shape), dtype=self.compute_dtype),
+                self.recurrent_dropconnect)
+        return self._recurrent_dropconnect_mask
+
+    def get_recurrent_dropout_mask(self, state):
+        """The recurrent dropout mask; also draws the DropConnect mask (once per sequence)."""
+        mask = super().get_recurrent_dropout_mask(state)
+        if self.built:
+            self.get_recurrent_dropconnect_mask()
+        return mask
+
+    def reset_recurrent_dropout_mask(self):
+        super().reset_recurrent_dropout_mask()
+        self._recurrent_dropconnect_mask = None
 
     def get_config(self):
         config = {
@@ -147,6 +184,7 @@ class DenseRecurrentCell(RecurrentCell):
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
+            "recurrent_dropconnect": self.recurrent_dropconnect,
         }
         base_config = super().get_config()
         return {**base_config, **config}
