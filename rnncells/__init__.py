@@ -10,6 +10,7 @@ from rnncells.cells.layer_norm import (  # noqa: E402
     LayerNormLSTMCell,
     LayerNormSimpleRNNCell,
 )
+from rnncells.cells.minimal import MinGRUCell, MinLSTMCell  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -17,5 +18,7 @@ __all__ = [
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
     "LayerNormSimpleRNNCell",
+    "MinGRUCell",
+    "MinLSTMCell",
     "activations",
 ]
