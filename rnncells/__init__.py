@@ -4,21 +4,44 @@ from rnncells._backend import require_tensorflow_backend
 
 require_tensorflow_backend()
 
-from rnncells import activations  # noqa: E402
+from rnncells import activations, initializers  # noqa: E402
+from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell  # noqa: E402
+from rnncells.cells.indrnn import IndRNNCell, MagnitudeBound  # noqa: E402
 from rnncells.cells.layer_norm import (  # noqa: E402
     LayerNormGRUCell,
     LayerNormLSTMCell,
     LayerNormSimpleRNNCell,
 )
 from rnncells.cells.minimal import MinGRUCell, MinLSTMCell  # noqa: E402
+from rnncells.layers.conv_gru import (  # noqa: E402
+    ConvGRU1D,
+    ConvGRU2D,
+    ConvGRU3D,
+    ConvLSTM1D,
+    ConvLSTM2D,
+    ConvLSTM3D,
+    ConvRNN,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvGRU1D",
+    "ConvGRU2D",
+    "ConvGRU3D",
+    "ConvGRUCell",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
+    "ConvLSTMCell",
+    "ConvRNN",
+    "IndRNNCell",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
     "LayerNormSimpleRNNCell",
+    "MagnitudeBound",
     "MinGRUCell",
     "MinLSTMCell",
     "activations",
+    "initializers",
 ]

@@ -1,0 +1,493 @@
+"""Convolutional LSTM and GRU cells for 1, 2 and 3 spatial dimensions (one implementation each).
+
+Protocol (see `rnncells.cells.base`):
+- `project(x)`: dropout, the input convolution (filters, kernel_size, strides, padding,
+  dilation_rate), its normalization and the bias. One step `(B, *spatial, C)` or a whole
+  sequence `(B, T, *spatial, C)`: a sequence is folded to `(B*T, *spatial, C)` so the input
+  convolution of every step runs as one big convolution.
+- `recur(projected_t, states)`: recurrent dropout, the recurrent convolution (padding "same",
+  stride 1, dilation 1, no bias), its normalization, the gates and the state update.
+
+Weight layout (`keras.layers.ConvLSTM1D/2D/3D`'s, so weights move both ways unchanged):
+- kernel (*kernel_size, C_in, gates * filters); recurrent_kernel (*kernel_size, filters,
+  gates * filters); bias (gates * filters,). Along the last axis the gate blocks are
+  contiguous blocks of `filters` channels: LSTM i, f, c (candidate), o; GRU z, r, h.
+- With `normalization` set, two more vectors: input_norm_gamma and recurrent_norm_gamma, each
+  (gates * filters,), in that order after bias.
+
+`data_format="channels_first"` puts the channels before the spatial axes: steps
+`(B, C, *spatial)`, states `(B, filters, *spatial')`; the weights are the same.
+
+Normalization (`normalization="layer"` or `"group"`), applied separately to the output of the
+input convolution and of the recurrent convolution, before the bias::
+
+    for each sample (and each time step), each gate block of `filters` channels is split into
+    `groups` groups of filters // groups consecutive channels; each group is standardized over
+    its channels and all spatial positions:  y = (z - mean) / sqrt(var + norm_epsilon) * gamma
+
+Statistics are computed in float32 (biased variance); `gamma` is per channel, there is no beta
+(the bias, added after the normalization, plays that role). `"layer"` is `"group"` with
+`groups=1`: one group per gate block, so each gate's pre-activation is standardized on its
+own (unlike `LayerNormLSTMCell`, whose dense layer norm spans all 4 * units at once).
+With gamma = 1 the normalization layer is exactly the math above; with `normalization=None`
+the cells are exactly Keras's ConvLSTM.
+"""
+
+import numbers
+
+import keras
+from keras import constraints, initializers, ops, regularizers
+
+from rnncells import activations
+from rnncells.cells import validation
+from rnncells.cells.base import RecurrentCell
+from rnncells.cells.dense import keras_serializable
+from rnncells.cells.normalization import layer_norm
+
+RANKS = (1, 2, 3)
+PADDINGS = ("valid", "same")
+DATA_FORMATS = ("channels_last", "channels_first")
+NORMALIZATIONS = (None, "layer", "group")
+
+
+def int_tuple(name, value, rank):
+    """`value` (an int or a sequence of `rank` ints, each >= 1) as a tuple of `rank` ints."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value_tuple = (int(value),) * rank
+    elif isinstance(value, (list, tuple)):
+        value_tuple = tuple(value)
+    else:
+        value_tuple = None
+    ok = value_tuple is not None and len(value_tuple) == rank and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+        for v in value_tuple)
+    if not ok:
+        raise ValueError(
+            f"Invalid value for argument `{name}`: expected an integer >= 1 or a tuple of "
+            f"{rank} integers >= 1 (one per spatial dimension, rank={rank}), "
+            f"received {name}={value!r}."
+        )
+    return tuple(int(v) for v in value_tuple)
+
+
+def conv_output_length(length, kernel, stride, padding, dilation):
+    """Output length of a convolution along one axis (Keras/TensorFlow arithmetic)."""
+    if padding == "same":
+        return -(-length // stride)
+    effective = dilation * (kernel - 1) + 1
+    return (length - effective) // stride + 1
+
+
+class ConvRecurrentCell(RecurrentCell):
+    """Base of the convolutional cells: arguments, weights, input/recurrent convolutions.
+
+    Subclasses set `gates` and `num_states` and write `recur`. See `ConvLSTMCell` for the
+    arguments.
+    """
+
+    gates = 1
+    num_states = 1
+
+    def __init__(
+        self,
+        rank,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        normalization=None,
+        groups=None,
+        norm_epsilon=1e-3,
+        norm_gamma_initializer="ones",
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+                         **kwargs)
+        if isinstance(rank, bool) or rank not in RANKS:
+            validation.one_of("rank", rank, RANKS)
+        self.rank = int(rank)
+        self.step_input_rank = self.rank + 2  # (batch, *spatial, channels) per step
+        self.filters = validation.positive_int("filters", filters)
+        self.kernel_size = int_tuple("kernel_size", kernel_size, self.rank)
+        self.strides = int_tuple("strides", strides, self.rank)
+        self.dilation_rate = int_tuple("dilation_rate", dilation_rate, self.rank)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "Invalid values for arguments `strides` and `dilation_rate`: strides > 1 "
+                "cannot be combined with dilation_rate > 1; received "
+                f"strides={self.strides}, dilation_rate={self.dilation_rate}."
+            )
+        self.padding = validation.one_of(
+            "padding", padding.lower() if isinstance(padding, str) else padding, PADDINGS)
+        if data_format is None:
+            data_format = keras.config.image_data_format()
+        self.data_format = validation.one_of("data_format", data_format, DATA_FORMATS)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.normalization = validation.one_of("normalization", normalization, NORMALIZATIONS)
+        if self.normalization == "group":
+            groups = validation.positive_int("groups", groups)
+            if self.filters % groups:
+                raise ValueError(
+                    "Invalid value for argument `groups`: expected a divisor of "
+                    f"filters={self.filters} (each gate block of `filters` channels is split "
+                    f"into `groups` equal groups), received groups={groups!r}."
+                )
+        elif groups is not None:
+            raise ValueError(
+                "Invalid value for argument `groups`: expected None unless "
+                f"normalization='group' (received normalization={self.normalization!r}), "
+                f"received groups={groups!r}."
+            )
+        self.groups = groups if self.normalization == "group" else None
+        self.norm_epsilon = validation.positive_float("norm_epsilon", norm_epsilon)
+        self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
+        self.state_spatial_shape = (None,) * self.rank
+        self.input_channels = None
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def channel_axis(self):
+        """Channel axis of one step / one state tensor (batch first)."""
+        return -1 if self.data_format == "channels_last" else 1
+
+    @property
+    def state_shape(self):
+        """Shape of one state without the batch axis (spatial dims None until built)."""
+        if self.data_format == "channels_last":
+            return (*self.state_spatial_shape, self.filters)
+        return (self.filters, *self.state_spatial_shape)
+
+    @property
+    def state_size(self):
+        return [self.state_shape] * self.num_states
+
+    @property
+    def output_size(self):
+        return self.state_shape
+
+    def output_spatial_shape(self, spatial):
+        """Spatial shape of the states for input steps of spatial shape `spatial`."""
+        return tuple(
+            None if n is None else conv_output_length(n, k, s, self.padding, d)
+            for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate))
+
+    def compute_output_shape(self, input_shape, states_shape=None):
+        """(output shape, [state shapes]) for one input step of shape `input_shape`."""
+        input_shape = tuple(input_shape)
+        spatial = input_shape[1:-1] if self.data_format == "channels_last" else input_shape[2:]
+        out = self.output_spatial_shape(spatial)
+        if self.data_format == "channels_last":
+            shape = (input_shape[0], *out, self.filters)
+        else:
+            shape = (input_shape[0], self.filters, *out)
+        return shape, [shape] * self.num_states
+
+    def _feature_axes_description(self):
+        spatial = ", ".join(f"spatial_{i + 1}" for i in range(self.rank))
+        if self.data_format == "channels_last":
+            return f"{spatial}, channels"
+        return f"channels, {spatial}"
+
+    # ------------------------------------------------------------------ weights
+    def build(self, input_shape):
+        input_shape = self.check_step_input_shape(input_shape)
+        if self.data_format == "channels_last":
+            spatial, channels = input_shape[1:-1], input_shape[-1]
+        else:
+            spatial, channels = input_shape[2:], input_shape[1]
+        if channels is None or any(n is None for n in spatial):
+            raise ValueError(
+                f"{type(self).__name__} needs the spatial and channel dimensions of `inputs` "
+                f"to be known when it is built (batch, {self._feature_axes_description()}); "
+                f"received an input step of shape {input_shape}."
+            )
+        out = self.output_spatial_shape(spatial)
+        if any(n < 1 for n in out):
+            raise ValueError(
+                f"{type(self).__name__}: input steps of spatial shape {tuple(spatial)} are "
+                f"too small for kernel_size={self.kernel_size}, "
+                f"dilation_rate={self.dilation_rate} with padding='valid' (the output would "
+                f"have shape {out}); received `inputs` of shape {input_shape}."
+            )
+        self.input_channels = int(channels)
+        self.state_spatial_shape = out
+        width = self.gates * self.filters
+        self.kernel = self.add_weight(
+            shape=(*self.kernel_size, self.input_channels, width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(*self.kernel_size, self.filters, width),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(width,),
+                name="bias",
+                initializer=self.bias_weight_initializer(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+        if self.normalization is not None:
+            self.input_norm_gamma = self.add_weight(
+                shape=(width,), name="input_norm_gamma",
+                initializer=self.norm_gamma_initializer)
+            self.recurrent_norm_gamma = self.add_weight(
+                shape=(width,), name="recurrent_norm_gamma",
+                initializer=self.norm_gamma_initializer)
+        else:
+            self.input_norm_gamma = self.recurrent_norm_gamma = None
+        self.built = True
+
+    def bias_weight_initializer(self):
+        return self.bias_initializer
+
+    # ------------------------------------------------------------------ the two convolutions
+    def normalize(self, z, gamma):
+        """Group/layer normalization of a conv output `z` (batch, *state_shape), see module."""
+        if self.normalization is None:
+            return z
+        groups = self.groups or 1
+        count, size = self.gates * groups, self.filters // groups
+        spatial = self.state_spatial_shape
+        if self.data_format == "channels_last":
+            grouped = ops.reshape(z, (-1, *spatial, count, size))
+            axes = [*range(1, self.rank + 1), self.rank + 2]
+            gamma = ops.reshape(gamma, (count, size))
+        else:
+            grouped = ops.reshape(z, (-1, count, size, *spatial))
+            axes = list(range(2, self.rank + 3))
+            gamma = ops.reshape(gamma, (count, size) + (1,) * self.rank)
+        y = layer_norm(grouped, gamma, None, self.norm_epsilon, axis=axes)
+        return ops.reshape(y, ops.shape(z))
+
+    def add_bias(self, z):
+        if not self.use_bias:
+            return z
+        bias = self.cast_weight(self.bias)
+        if self.data_format == "channels_first":
+            bias = ops.reshape(bias, (-1,) + (1,) * self.rank)
+        return z + bias
+
+    def input_conv(self, inputs, training):
+        """Dropout, conv(x, kernel), normalization and bias, for one step or a sequence."""
+        sequence = self.is_sequence(inputs)
+        inputs = self.apply_input_dropout(inputs, training, sequence)
+        if sequence:
+            batch_and_time = ops.shape(inputs)[:2]
+            inputs = ops.reshape(inputs, (-1, *inputs.shape[2:]))
+        z = ops.conv(inputs, self.cast_weight(self.kernel), strides=self.strides,
+                     padding=self.padding, data_format=self.data_format,
+                     dilation_rate=self.dilation_rate)
+        z = self.add_bias(self.normalize(z, self.input_norm_gamma))
+        if sequence:
+            z = ops.reshape(z, (batch_and_time[0], batch_and_time[1], *z.shape[1:]))
+        return z
+
+    def recurrent_conv(self, h, training):
+        """Recurrent dropout, conv(h, recurrent_kernel) ("same", stride 1), normalization."""
+        h = self.apply_recurrent_dropout(h, training)
+        z = ops.conv(h, self.cast_weight(self.recurrent_kernel), strides=1, padding="same",
+                     data_format=self.data_format)
+        return self.normalize(z, self.recurrent_norm_gamma)
+
+    def split_gates(self, z):
+        return ops.split(z, self.gates, axis=self.channel_axis)
+
+    def project(self, inputs, training=None):
+        return self.input_conv(inputs, training)
+
+    def get_config(self):
+        config = {
+            "rank": self.rank,
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "normalization": self.normalization,
+            "groups": self.groups,
+            "norm_epsilon": self.norm_epsilon,
+            "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),
+        }
+        return {**super().get_config(), **config}
+
+
+@keras_serializable
+class ConvLSTMCell(ConvRecurrentCell):
+    """Convolutional LSTM cell (Shi et al. 2015) with `keras.layers.ConvLSTM*D`'s weights.
+
+    With `*` a convolution, `N_x`, `N_h` the optional normalizations (identity by default)::
+
+        z  = N_x(conv(x, W; strides, padding, dilation)) + b
+             + N_h(conv(h, U; "same", stride 1))      # gate blocks i, f, c, o
+        i, f, g, o = split(z)                         # along the channel axis
+        c' = sigma(f) * c + sigma(i) * act(g)
+        h' = sigma(o) * act(c')
+
+    `sigma` is `recurrent_activation`, `act` is `activation`. Weights: kernel
+    (*kernel_size, C, 4F), recurrent_kernel (*kernel_size, F, 4F), bias (4F) (Keras's shapes,
+    names and gate order, so `cell.set_weights(keras_conv_lstm.get_weights())` works both
+    ways with `normalization=None`), then input_norm_gamma and recurrent_norm_gamma (4F) if
+    `normalization` is set. Dropout draws one input mask and one recurrent mask per sequence
+    (shared by the four gates; Keras draws one per gate, so dropout results differ).
+
+    Args:
+        rank: number of spatial dimensions, 1, 2 or 3.
+        filters: positive int, number of channels of h and c.
+        kernel_size: int or tuple of `rank` ints (input and recurrent convolutions).
+        strides: int or tuple of `rank` ints, of the input convolution (default 1).
+        padding: "valid" (default) or "same", of the input convolution.
+        data_format: "channels_last" or "channels_first" (default
+            `keras.config.image_data_format()`).
+        dilation_rate: int or tuple of `rank` ints, of the input convolution (default 1);
+            strides > 1 and dilation_rate > 1 cannot be combined.
+        activation: default "tanh"; any Keras activation or
+            `rnncells.activations.LeakyReLU(slope)`. recurrent_activation: default "sigmoid".
+        use_bias: default True. unit_forget_bias: default True (forget block of b set to 1 at
+            initialization, the rest from `bias_initializer`).
+        kernel_initializer "glorot_uniform", recurrent_initializer "orthogonal",
+        bias_initializer "zeros"; kernel_/recurrent_/bias_ regularizer and constraint (None).
+        normalization: None (default), "layer" or "group" (see the module docstring).
+        groups: for "group", a divisor of `filters`: groups per gate block.
+        norm_epsilon: > 0 (default 1e-3). norm_gamma_initializer: default "ones".
+        dropout, recurrent_dropout: fractions in [0, 1). seed: int or None.
+
+    Call arguments:
+        inputs: one step (batch, *spatial, C) (channels_first: (batch, C, *spatial)).
+        states: [h, c], each (batch, *spatial', filters) (or (batch, filters, *spatial')).
+        training: bool, enables dropout.
+    Returns: (h', [h', c']).
+
+    Example:
+        >>> cell = rnncells.ConvLSTMCell(2, filters=4, kernel_size=3, padding="same")
+        >>> keras.layers.RNN(cell)(np.zeros((2, 5, 8, 8, 3), "float32")).shape
+        TensorShape([2, 8, 8, 4])
+    """
+
+    gates = 4
+    num_states = 2
+
+    def __init__(self, rank, filters, kernel_size, unit_forget_bias=True, **kwargs):
+        super().__init__(rank, filters, kernel_size, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def bias_weight_initializer(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        filters, base = self.filters, self.bias_initializer
+
+        def init(shape, dtype=None):
+            return ops.concatenate([
+                base((filters,), dtype=dtype),
+                initializers.get("ones")((filters,), dtype=dtype),
+                base((2 * filters,), dtype=dtype),
+            ])
+
+        return init
+
+    def recur(self, projected, states, training=None):
+        h_tm1, c_tm1 = states[0], states[1]
+        z = projected + self.recurrent_conv(h_tm1, training)
+        z_i, z_f, z_g, z_o = self.split_gates(z)
+        c = (self.recurrent_activation(z_f) * c_tm1
+             + self.recurrent_activation(z_i) * self.activation(z_g))
+        h = self.recurrent_activation(z_o) * self.activation(c)
+        return h, [h, c]
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+@keras_serializable
+class ConvGRUCell(ConvRecurrentCell):
+    """Convolutional GRU cell (Ballas et al. 2016), Keras GRU conventions (reset after).
+
+    With `*` a convolution, `N_x`, `N_h` the optional normalizations (identity by default)::
+
+        x_z, x_r, x_h = split(N_x(conv(x, W; strides, padding, dilation)) + b)
+        h_z, h_r, h_h = split(N_h(conv(h, U; "same", stride 1)))   # no recurrent bias
+        z  = sigma(x_z + h_z) ;  r = sigma(x_r + h_r)
+        n  = act(x_h + r * h_h)                                    # reset applied after conv
+        h' = z * h + (1 - z) * n                                   # z near 1 keeps the state
+
+    Gate order z, r, h as `keras.layers.GRUCell` (`reset_after=True`, one recurrent
+    convolution for the three gates). Weights: kernel (*kernel_size, C, 3F),
+    recurrent_kernel (*kernel_size, F, 3F), bias (3F) (the input bias; the recurrent conv has
+    no bias, as in ConvLSTM), then input_norm_gamma and recurrent_norm_gamma (3F) if
+    `normalization` is set.
+
+    Args: as `ConvLSTMCell` without `unit_forget_bias` (`rnncells.initializers.Chrono` is a
+    good `bias_initializer` for long memories).
+
+    Call arguments: inputs, one step as for ConvLSTMCell; states [h]; training.
+    Returns: (h', [h']).
+
+    Example:
+        >>> cell = rnncells.ConvGRUCell(1, filters=4, kernel_size=3)
+        >>> keras.layers.RNN(cell)(np.zeros((2, 5, 10, 3), "float32")).shape
+        TensorShape([2, 8, 4])
+    """
+
+    gates = 3
+    num_states = 1
+
+    def recur(self, projected, states, training=None):
+        h_tm1 = states[0]
+        recurrent = self.recurrent_conv(h_tm1, training)
+        x_z, x_r, x_h = self.split_gates(projected)
+        h_z, h_r, h_h = self.split_gates(recurrent)
+        z = self.recurrent_activation(x_z + h_z)
+        r = self.recurrent_activation(x_r + h_r)
+        candidate = self.activation(x_h + r * h_h)
+        h = z * h_tm1 + (1 - z) * candidate
+        return h, [h]

@@ -1,0 +1,280 @@
+"""Independently recurrent cell (IndRNN, Li et al. 2018) and its recurrent-weight bound.
+
+Each unit sees only its own previous state, through one recurrent weight: `u` is a vector,
+so the Jacobian dh_t/dh_{t-1} is diagonal, diag(u * act'(pre_t)), and over k steps
+dh_{t+k}/dh_t = diag(prod u * act'(pre)). With act' <= 1 (relu, leaky_relu with slope <= 1,
+tanh) bounding |u| <= 2**(1/T) keeps every element of dh_T/dh_t at most 2 in magnitude for all
+t <= T: gradients cannot explode over T steps. `max_timesteps=T` applies that bound as a Keras
+constraint (`MagnitudeBound`).
+"""
+
+import math
+import numbers
+
+import keras
+from keras import constraints, initializers, ops, regularizers
+
+from rnncells import activations
+from rnncells.cells import validation
+from rnncells.cells.base import RecurrentCell
+from rnncells.cells.dense import keras_serializable
+from rnncells.cells.normalization import layer_norm
+
+
+def _non_negative(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(
+            f"Invalid value for argument `{name}`: expected a number >= 0, "
+            f"received {name}={value!r}."
+        )
+    return float(value)
+
+
+@keras_serializable
+class MagnitudeBound(keras.constraints.Constraint):
+    """Keep each weight's magnitude in [min_abs, max_abs], keeping its sign.
+
+    w -> sign(w) * clip(|w|, min_abs, max_abs), with sign(0) = +1 (so a zero weight becomes
+    +min_abs when min_abs > 0). Keras applies a constraint after every optimizer update.
+    `MagnitudeBound.for_timesteps(T)` is IndRNN's bound max_abs = 2**(1/T).
+
+    Args:
+        max_abs: upper bound of |w|, a number > 0, or None for no upper bound (default None).
+        min_abs: lower bound of |w|, a number >= 0 and <= max_abs (default 0).
+
+    Example:
+        >>> MagnitudeBound.for_timesteps(1000).max_abs  # 2 ** (1 / 1000)
+        1.000693387...
+    """
+
+    def __init__(self, max_abs=None, min_abs=0.0):
+        if max_abs is not None:
+            max_abs = validation.positive_float("max_abs", max_abs)
+        min_abs = _non_negative("min_abs", min_abs)
+        if max_abs is not None and min_abs > max_abs:
+            raise ValueError(
+                f"Invalid value for argument `min_abs`: expected a number in [0, max_abs="
+                f"{max_abs}], received min_abs={min_abs!r}."
+            )
+        self.max_abs = max_abs
+        self.min_abs = min_abs
+
+    @classmethod
+    def for_timesteps(cls, max_timesteps, min_abs=0.0):
+        """The bound |w| <= 2**(1/max_timesteps) (Li et al. 2018, for relu IndRNNs)."""
+        max_timesteps = validation.positive_int("max_timesteps", max_timesteps)
+        return cls(max_abs=2.0 ** (1.0 / max_timesteps), min_abs=min_abs)
+
+    def __call__(self, w):
+        magnitude = ops.clip(ops.abs(w), self.min_abs,
+                             math.inf if self.max_abs is None else self.max_abs)
+        sign = ops.where(w >= 0, ops.ones_like(w), -ops.ones_like(w))
+        return sign * ops.cast(magnitude, w.dtype)
+
+    def get_config(self):
+        return {"max_abs": self.max_abs, "min_abs": self.min_abs}
+
+
+@keras_serializable
+class IndRNNCell(RecurrentCell):
+    """Independently recurrent cell (Li et al. 2018): h' = act(x @ W + u * h + b).
+
+    `u` is a vector (one recurrent weight per unit, elementwise product)::
+
+        p  = x @ W                      # or LN(x @ W) * gamma with layer_norm=True
+        h' = act(p + u * h + b)
+
+    Weights, in order: kernel (D, U), recurrent_kernel (U,) (the vector u), bias (U,) if
+    use_bias, kernel_norm_gamma (U,) if layer_norm.
+
+    Bounds: `max_timesteps=T` constrains |u| <= 2**(1/T) (`MagnitudeBound`); with an activation
+    whose slope is at most 1 (relu, leaky_relu with slope <= 1, tanh) every element of the
+    (diagonal) Jacobian dh_T/dh_t is then at most 2**((T - t)/T) <= 2 in magnitude.
+    `recurrent_min_abs` adds a lower bound |u| >= min (memory that cannot vanish too fast,
+    e.g. 0.5**(1/T) keeps at least half of a unit's state over T steps). The bound is applied to
+    the initial value too, and by Keras after every optimizer step; values written with
+    `set_weights` / `assign` are not clipped until the next step.
+
+    Initialization (the paper's and its reference implementation's): recurrent weights uniform
+    in [recurrent_min_abs, 2**(1/T)] with `max_timesteps=T` (in [recurrent_min_abs, 1]
+    without); for an output layer that must remember over all T steps the paper's authors
+    draw them in [0.5**(1/T), 2**(1/T)] (pass `recurrent_min_abs=0.5 ** (1 / T)`). Input
+    weights: "glorot_uniform" by default (Keras's), biases zeros. relu is the paper's
+    activation.
+
+    Args:
+        units: positive int.
+        activation: "relu" (default), "leaky_relu", `rnncells.activations.LeakyReLU(slope)`,
+            "tanh", "elu", "softplus" or any Keras activation.
+        use_bias: default True.
+        kernel_initializer: default "glorot_uniform". recurrent_initializer: default None (the
+            uniform initialization above). bias_initializer: default "zeros".
+        kernel_/recurrent_/bias_ regularizer and constraint: default None. A
+            `recurrent_constraint` cannot be combined with `max_timesteps` / `recurrent_min_abs`.
+        max_timesteps: None (default, no upper bound) or T >= 1: |u| <= 2**(1/T).
+        recurrent_min_abs: lower bound of |u|, >= 0 (default 0: none).
+        layer_norm: normalize x @ W over the units before adding u * h and b (default False).
+        norm_epsilon: > 0 (default 1e-3). norm_gamma_initializer: default "ones".
+        dropout, recurrent_dropout: fractions in [0, 1) (recurrent dropout on h before u * h).
+        seed: int or None.
+
+    Call arguments: inputs (batch, features); states [h (batch, units)]; training.
+    Returns: (h', [h']).
+
+    Example:
+        >>> cell = rnncells.IndRNNCell(8, max_timesteps=1000)
+        >>> keras.layers.RNN(cell)(np.zeros((2, 1000, 3), "float32")).shape
+        TensorShape([2, 8])
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="relu",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer=None,
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        max_timesteps=None,
+        recurrent_min_abs=0.0,
+        layer_norm=False,
+        norm_epsilon=1e-3,
+        norm_gamma_initializer="ones",
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+                         **kwargs)
+        self.units = validation.positive_int("units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.max_timesteps = (None if max_timesteps is None
+                              else validation.positive_int("max_timesteps", max_timesteps))
+        self.recurrent_min_abs = _non_negative("recurrent_min_abs", recurrent_min_abs)
+        self.max_abs = None if self.max_timesteps is None else 2.0 ** (1.0 / self.max_timesteps)
+        bounded = self.max_timesteps is not None or self.recurrent_min_abs > 0
+        self.user_recurrent_constraint = constraints.get(recurrent_constraint)
+        if bounded and self.user_recurrent_constraint is not None:
+            raise ValueError(
+                "Invalid value for argument `recurrent_constraint`: expected None when "
+                f"max_timesteps={max_timesteps!r} or recurrent_min_abs={recurrent_min_abs!r} "
+                f"set the bound of u; received recurrent_constraint={recurrent_constraint!r}."
+            )
+        if bounded:
+            self.recurrent_constraint = MagnitudeBound(self.max_abs, self.recurrent_min_abs)
+        else:
+            self.recurrent_constraint = self.user_recurrent_constraint
+        if recurrent_initializer is None:
+            high = 1.0 if self.max_abs is None else self.max_abs
+            if self.recurrent_min_abs > high:
+                raise ValueError(
+                    "Invalid value for argument `recurrent_min_abs`: expected a number in "
+                    f"[0, {high}] (the upper bound of |u|), received "
+                    f"recurrent_min_abs={recurrent_min_abs!r}."
+                )
+            recurrent_initializer = initializers.RandomUniform(self.recurrent_min_abs, high,
+                                                               seed=seed)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.layer_norm = bool(layer_norm)
+        self.norm_epsilon = validation.positive_float("norm_epsilon", norm_epsilon)
+        self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
+
+    @property
+    def state_size(self):
+        return [self.units]
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def build(self, input_shape):
+        input_shape = self.check_step_input_shape(input_shape)
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        base, bound = self.recurrent_initializer, self.recurrent_constraint
+
+        def recurrent_init(shape, dtype=None):
+            value = base(shape, dtype=dtype)
+            return value if bound is None else bound(value)
+
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units,),
+            name="recurrent_kernel",
+            initializer=recurrent_init,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(self.units,),
+                name="bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+        if self.layer_norm:
+            self.kernel_norm_gamma = self.add_weight(
+                shape=(self.units,), name="kernel_norm_gamma",
+                initializer=self.norm_gamma_initializer)
+        else:
+            self.kernel_norm_gamma = None
+        self.built = True
+
+    def project(self, inputs, training=None):
+        sequence = self.is_sequence(inputs)
+        inputs = self.apply_input_dropout(inputs, training, sequence)
+        p = ops.matmul(inputs, self.cast_weight(self.kernel))
+        if self.layer_norm:
+            p = layer_norm(p, self.kernel_norm_gamma, None, self.norm_epsilon)
+        if self.use_bias:
+            p = p + self.cast_weight(self.bias)
+        return p
+
+    def recur(self, projected, states, training=None):
+        h_tm1 = self.apply_recurrent_dropout(states[0], training)
+        h = self.activation(projected + self.cast_weight(self.recurrent_kernel) * h_tm1)
+        return h, [h]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.user_recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "max_timesteps": self.max_timesteps,
+            "recurrent_min_abs": self.recurrent_min_abs,
+            "layer_norm": self.layer_norm,
+            "norm_epsilon": self.norm_epsilon,
+            "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),
+        }
+        return {**super().get_config(), **config}
