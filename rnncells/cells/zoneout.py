@@ -1,0 +1,166 @@
+"""Zoneout (Krueger et al. 2017) as a wrapper that works for every rnncells cell.
+
+Design: `Zoneout(cell)` follows the cell protocol itself: `project` is the inner cell's
+`project` (zoneout touches only the state update), and `recur` runs the inner `recur` and then
+mixes each new state with the previous one. So it runs unchanged in `keras.layers.RNN` (which
+calls `call` = `recur(project(x))` per step) and in `FusedRNN` (which calls `project` on the
+whole sequence and `recur` per step), and the weights are the inner cell's, under the same
+names. The inner cell's dropout / DropConnect masks are drawn and reset through this wrapper.
+"""
+
+import keras
+from keras import ops
+
+from rnncells.cells import validation
+from rnncells.cells.base import RecurrentCell
+from rnncells.cells.dense import keras_serializable
+
+AUTO = "auto"
+
+
+@keras_serializable
+class Zoneout(RecurrentCell):
+    """Zoneout on the states of a cell: each unit keeps its previous value with prob. `rate`.
+
+    For every state s (e.g. h and c of an LSTM), with s' the inner cell's new state::
+
+        training:   d ~ Bernoulli(rate), per example, unit and STEP (a new draw every step)
+                    s_t = d * s_{t-1} + (1 - d) * s'_t
+        inference:  s_t = rate * s_{t-1} + (1 - rate) * s'_t     (the expectation over d)
+
+    The output is the zoned-out state it equals (h for the LSTM/GRU family), so outputs and
+    states agree as in the paper. Masked steps in `keras.layers.RNN` keep the state as usual.
+
+    Args:
+        cell: an rnncells cell (it must implement `project` and `recur`).
+        rate: zoneout probability in [0, 1), a float for all states or a list with one rate
+            per state, e.g. `[0.05, 0.5]` for an LSTM's [h, c] (the paper's z_h, z_c).
+            Default 0.1.
+        output_state_index: which state the output is zoned out with: "auto" (default) takes
+            `cell.output_state_index` if the cell defines it, else 0 (Keras's convention:
+            h is the first state); an int picks a state; None leaves the output as the inner
+            cell returned it (for cells whose output is not one of their states).
+        seed: int seed of the zoneout masks (default None).
+        **kwargs: `keras.layers.Layer` arguments; the dtype policy defaults to the cell's.
+
+    Call arguments: those of the inner cell (inputs, states, training).
+    Returns: (output, new_states) with the inner cell's shapes.
+
+    Example:
+        >>> cell = rnncells.Zoneout(rnncells.PeepholeLSTMCell(8), rate=[0.05, 0.5])
+        >>> keras.layers.RNN(cell)(np.zeros((2, 5, 3), "float32")).shape
+        TensorShape([2, 8])
+    """
+
+    def __init__(self, cell, rate=0.1, output_state_index=AUTO, seed=None, **kwargs):
+        if not (callable(getattr(cell, "project", None))
+                and callable(getattr(cell, "recur", None))):
+            raise ValueError(
+                "Invalid value for argument `cell`: expected an rnncells cell implementing "
+                f"`project` and `recur`, received cell={cell!r}.")
+        kwargs.setdefault("dtype", cell.dtype_policy)
+        super().__init__(seed=seed, **kwargs)
+        self.cell = cell
+        self.step_input_rank = getattr(cell, "step_input_rank", 2)
+        count = len(self._state_sizes())
+        rates = list(rate) if isinstance(rate, (list, tuple)) else [rate] * count
+        if len(rates) != count:
+            raise ValueError(
+                f"Invalid value for argument `rate`: expected a float or a list of {count} "
+                f"floats (one per state of {type(cell).__name__}), received rate={rate!r}.")
+        self.rates = [validation.unit_interval("rate", r) for r in rates]
+        self.rate = (list(self.rates) if isinstance(rate, (list, tuple)) else self.rates[0])
+        if output_state_index == AUTO:
+            index = getattr(cell, "output_state_index", 0)
+        elif output_state_index is None:
+            index = None
+        elif (isinstance(output_state_index, bool) or not isinstance(output_state_index, int)
+              or not 0 <= output_state_index < count):
+            raise ValueError(
+                "Invalid value for argument `output_state_index`: expected 'auto', None or an "
+                f"int in [0, {count}), received output_state_index={output_state_index!r}.")
+        else:
+            index = output_state_index
+        self.output_state_index = output_state_index
+        self._output_index = index
+
+    def _state_sizes(self):
+        size = self.cell.state_size
+        return list(size) if isinstance(size, (list, tuple)) else [size]
+
+    @property
+    def state_size(self):
+        return self.cell.state_size
+
+    @property
+    def output_size(self):
+        return self.cell.output_size
+
+    def build(self, input_shape):
+        if not self.cell.built:
+            self.cell.build(input_shape)
+        self.built = True
+
+    def get_initial_state(self, batch_size=None):
+        return self.cell.get_initial_state(batch_size=batch_size)
+
+    # ------------------------------------------------------------------ the protocol
+    def project(self, inputs, training=None):
+        return self.cell.project(inputs, training=training)
+
+    def recur(self, projected, states, training=None):
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        output, new_states = self.cell.recur(projected, states, training=training)
+        nested = isinstance(new_states, (list, tuple))
+        new_list = list(new_states) if nested else [new_states]
+        mixed = [self.zoneout(prev, new, rate, training)
+                 for prev, new, rate in zip(states, new_list, self.rates)]
+        if self._output_index is not None:
+            output = mixed[self._output_index]
+        return output, (mixed if nested else mixed[0])
+
+    def zoneout(self, previous, new, rate, training):
+        """One state's zoneout: a Bernoulli(rate) keep of `previous` when training, else the
+        expectation rate * previous + (1 - rate) * new."""
+        if rate == 0:
+            return new
+        previous = ops.cast(previous, new.dtype)
+        if training:
+            keep = keras.random.uniform(ops.shape(new), seed=self.seed_generator) < rate
+            return ops.where(keep, previous, new)
+        return rate * previous + (1 - rate) * new
+
+    # ------------------------------------------------------------------ the inner cell's masks
+    def get_dropout_mask(self, step_input):
+        return self._delegate("get_dropout_mask", step_input)
+
+    def get_recurrent_dropout_mask(self, state):
+        return self._delegate("get_recurrent_dropout_mask", state)
+
+    def reset_dropout_mask(self):
+        self._delegate("reset_dropout_mask")
+
+    def reset_recurrent_dropout_mask(self):
+        self._delegate("reset_recurrent_dropout_mask")
+
+    def _delegate(self, method, *args):
+        fn = getattr(self.cell, method, None)
+        return fn(*args) if fn is not None else None
+
+    def get_config(self):
+        config = {
+            "cell": keras.saving.serialize_keras_object(self.cell),
+            "rate": self.rate,
+            "output_state_index": self.output_state_index,
+            "seed": self.seed,
+        }
+        base_config = super().get_config()
+        for key in ("dropout", "recurrent_dropout"):  # the inner cell's, in its own config
+            base_config.pop(key)
+        return {**base_config, **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        return cls(**config)
