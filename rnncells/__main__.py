@@ -11,11 +11,16 @@ def main(argv=None):
     demo.add_argument("--epochs", type=int, default=6)
     demo.add_argument("--batch-size", type=int, default=64)
     demo.add_argument("--seed", type=int, default=0)
+    from rnncells.diagnostics.cli import add_diagnose_parser
+
+    add_diagnose_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
         from rnncells import demo as demo_module
 
         demo_module.run(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    if args.command == "diagnose":
+        return args.run(args)
     return 0
 
 

@@ -1,0 +1,26 @@
+"""Diagnostics users run on their own models: gradient flow, batch invariance, unit health.
+
+- `gradient_flow(layer_or_model, inputs)`: per-step ||dL/dx_t||, ||dL/dh_t||, verdict, decay.
+- `check_batch_invariance(model, x)`: whole vs row-by-row vs shuffled predictions.
+- `unit_health(layer_or_model, inputs)`: dead ReLU units, saturated gates.
+- `GradientHealth`: a Keras callback logging these during `fit`, warning and stopping.
+- `python -m rnncells diagnose --cell LSTM --cell LayerNormLSTMCell`: compare cells.
+"""
+
+from rnncells.diagnostics.batch_invariance import BatchInvariance, check_batch_invariance
+from rnncells.diagnostics.callback import GradientHealth, GradientHealthWarning
+from rnncells.diagnostics.gradient_flow import GradientFlow, gradient_flow
+from rnncells.diagnostics.probe import SequenceProbe
+from rnncells.diagnostics.unit_health import UnitHealth, unit_health
+
+__all__ = [
+    "BatchInvariance",
+    "GradientFlow",
+    "GradientHealth",
+    "GradientHealthWarning",
+    "SequenceProbe",
+    "UnitHealth",
+    "check_batch_invariance",
+    "gradient_flow",
+    "unit_health",
+]
