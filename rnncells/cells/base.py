@@ -135,6 +135,21 @@ class RecurrentCell(keras.layers.Layer, _RNNDropoutMarker):
     def reset_recurrent_dropout_mask(self):
         self._recurrent_dropout_mask = None
 
+    def get_dropout_masks(self):
+        """The masks cached for the current sequence, by name (None where not drawn).
+
+        For kernels whose backward pass recomputes `recur` after the layer has reset the
+        masks: take them after the forward, re-install them with `set_dropout_masks` around
+        the recomputation. Subclasses with more per-sequence masks add their names.
+        """
+        return {"dropout": self._dropout_mask,
+                "recurrent_dropout": self._recurrent_dropout_mask}
+
+    def set_dropout_masks(self, masks):
+        """Install masks returned by `get_dropout_masks` (missing names are set to None)."""
+        self._dropout_mask = masks.get("dropout")
+        self._recurrent_dropout_mask = masks.get("recurrent_dropout")
+
     def apply_input_dropout(self, inputs, training, sequence):
         """inputs * mask when training with dropout > 0; the mask is shared over time."""
         if not training or self.dropout == 0:

@@ -169,6 +169,14 @@ class DenseRecurrentCell(RecurrentCell):
         super().reset_recurrent_dropout_mask()
         self._recurrent_dropconnect_mask = None
 
+    def get_dropout_masks(self):
+        return {**super().get_dropout_masks(),
+                "recurrent_dropconnect": self._recurrent_dropconnect_mask}
+
+    def set_dropout_masks(self, masks):
+        super().set_dropout_masks(masks)
+        self._recurrent_dropconnect_mask = masks.get("recurrent_dropconnect")
+
     def get_config(self):
         config = {
             "units": self.units,

@@ -1,11 +1,15 @@
 """Zoneout (Krueger et al. 2017) as a wrapper that works for every rnncells cell.
 
-Design: `Zoneout(cell)` follows the cell protocol itself: `project` is the inner cell's
-`project` (zoneout touches only the state update), and `recur` runs the inner `recur` and then
-mixes each new state with the previous one. So it runs unchanged in `keras.layers.RNN` (which
-calls `call` = `recur(project(x))` per step) and in `FusedRNN` (which calls `project` on the
-whole sequence and `recur` per step), and the weights are the inner cell's, under the same
-names. The inner cell's dropout / DropConnect masks are drawn and reset through this wrapper.
+Design: `Zoneout(cell)` follows the cell protocol itself. `project` is the inner cell's
+`project`; when training it also draws the zoneout keep masks there, one per step and unit, for
+one step `(B, *state)` or a whole sequence `(B, T, *state)`, and returns
+`[inner_projected, keep_masks]`. `recur` runs the inner `recur`, then mixes each new state with
+the previous one using that step's masks. So `recur` stays a pure function of its arguments:
+`keras.layers.RNN` (which calls `call` = `recur(project(x_t))` once per step) draws a new mask
+every step, and `FusedRNN` (which calls `project` on the whole sequence, then `recur` per step)
+draws all of them at once, and a backward pass that recomputes `recur` sees the same masks as
+the forward. The weights are the inner cell's, under the same names; the inner cell's dropout
+and DropConnect masks are drawn and reset through this wrapper.
 """
 
 import keras
@@ -24,7 +28,8 @@ class Zoneout(RecurrentCell):
 
     For every state s (e.g. h and c of an LSTM), with s' the inner cell's new state::
 
-        training:   d ~ Bernoulli(rate), per example, unit and STEP (a new draw every step)
+        training:   d ~ Bernoulli(rate), per example, unit and STEP (a new draw every step,
+                    made in `project`: see the module docstring)
                     s_t = d * s_{t-1} + (1 - d) * s'_t
         inference:  s_t = rate * s_{t-1} + (1 - rate) * s'_t     (the expectation over d)
 
@@ -105,29 +110,56 @@ class Zoneout(RecurrentCell):
         return self.cell.get_initial_state(batch_size=batch_size)
 
     # ------------------------------------------------------------------ the protocol
+    def _draws_masks(self, training):
+        return bool(training) and any(rate > 0 for rate in self.rates)
+
     def project(self, inputs, training=None):
-        return self.cell.project(inputs, training=training)
+        """The inner projection; when training, `[inner_projected, keep_masks]`.
+
+        keep_masks holds one 0/1 mask (compute dtype) per state with a rate > 0, of shape
+        `(B, *state)` for one step or `(B, T, *state)` for a sequence: 1 = keep the previous
+        value, drawn with probability `rate`.
+        """
+        projected = self.cell.project(inputs, training=training)
+        if not self._draws_masks(training):
+            return projected
+        sequence = len(inputs.shape) == self.step_input_rank + 1
+        shape = ops.shape(inputs)
+        lead = (shape[0], shape[1]) if sequence else (shape[0],)
+        masks = []
+        for size, rate in zip(self._state_sizes(), self.rates):
+            if rate > 0:
+                state_shape = tuple(size) if isinstance(size, (list, tuple)) else (size,)
+                noise = keras.random.uniform(lead + state_shape, seed=self.seed_generator)
+                masks.append(ops.cast(noise < rate, self.compute_dtype))
+        return [projected, masks]
 
     def recur(self, projected, states, training=None):
+        masks = None
+        if self._draws_masks(training):
+            projected, masks = projected
+            masks = iter(masks)
         states = list(states) if isinstance(states, (list, tuple)) else [states]
         output, new_states = self.cell.recur(projected, states, training=training)
         nested = isinstance(new_states, (list, tuple))
         new_list = list(new_states) if nested else [new_states]
-        mixed = [self.zoneout(prev, new, rate, training)
-                 for prev, new, rate in zip(states, new_list, self.rates)]
+        mixed = []
+        for previous, new, rate in zip(states, new_list, self.rates):
+            keep = next(masks) if masks is not None and rate > 0 else None
+            mixed.append(self.zoneout(previous, new, rate, keep))
         if self._output_index is not None:
             output = mixed[self._output_index]
         return output, (mixed if nested else mixed[0])
 
-    def zoneout(self, previous, new, rate, training):
-        """One state's zoneout: a Bernoulli(rate) keep of `previous` when training, else the
-        expectation rate * previous + (1 - rate) * new."""
+    @staticmethod
+    def zoneout(previous, new, rate, keep=None):
+        """One state: `previous` where keep == 1, else `new` (training, `keep` given); without
+        `keep` (inference) the expectation rate * previous + (1 - rate) * new."""
         if rate == 0:
             return new
         previous = ops.cast(previous, new.dtype)
-        if training:
-            keep = keras.random.uniform(ops.shape(new), seed=self.seed_generator) < rate
-            return ops.where(keep, previous, new)
+        if keep is not None:
+            return ops.where(ops.cast(keep, "bool"), previous, new)
         return rate * previous + (1 - rate) * new
 
     # ------------------------------------------------------------------ the inner cell's masks
@@ -142,6 +174,12 @@ class Zoneout(RecurrentCell):
 
     def reset_recurrent_dropout_mask(self):
         self._delegate("reset_recurrent_dropout_mask")
+
+    def get_dropout_masks(self):
+        return self._delegate("get_dropout_masks") or {}
+
+    def set_dropout_masks(self, masks):
+        self._delegate("set_dropout_masks", masks)
 
     def _delegate(self, method, *args):
         fn = getattr(self.cell, method, None)

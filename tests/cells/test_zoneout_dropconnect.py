@@ -91,18 +91,19 @@ def compiled(layer, x):
 class PerSequenceZoneout(Zoneout):
     """Mutant: one zoneout mask per sequence (like dropout), not a new one every step."""
 
-    _mask = None
+    _cached = None
 
-    def zoneout(self, previous, new, rate, training):
+    def project(self, inputs, training=None):
+        projected = super().project(inputs, training=training)
         if not training:
-            return super().zoneout(previous, new, rate, training)
-        if self._mask is None:
-            self._mask = keras.random.uniform(tf.shape(new), seed=self.seed_generator) < rate
-        return tf.where(self._mask, previous, new)
+            return projected
+        if self._cached is None:
+            self._cached = projected[1]
+        return [projected[0], self._cached]
 
     def reset_recurrent_dropout_mask(self):
         super().reset_recurrent_dropout_mask()
-        self._mask = None
+        self._cached = None
 
 
 def fresh_mask_every_step(layer, x, run, rate):
@@ -174,6 +175,31 @@ def test_zoneout_runs_under_the_project_recur_protocol():
         _, states = cell.recur(projected[:, t], states)
     np.testing.assert_allclose(states[0], h, atol=1e-5)
     np.testing.assert_allclose(states[1], c, atol=1e-5)
+
+
+def test_zoneout_training_masks_come_from_project_so_recur_is_pure():
+    # Training: project draws one mask per step and unit for the whole sequence; recur is a
+    # pure function of (projected_t, states), so a backward pass that recomputes a step (as
+    # FusedRNN's does) sees the forward's masks.
+    rate, x = 0.3, sequence(32, 16, 3)
+    cell = Zoneout(ESNCell(16, connectivity=1.0), rate=rate)
+    cell.build((None, 3))
+    inner, (masks,) = cell.project(x, training=True)
+    assert masks.shape == (32, 16, 16)
+    kept = np.asarray(masks)
+    assert abs(kept.mean() - rate) < binomial_tolerance(rate, kept.size)
+    states = cell.get_initial_state(batch_size=32)
+    outputs = []
+    for t in range(16):
+        step = [inner[:, t], [masks[:, t]]]
+        out, new_states = cell.recur(step, states, training=True)
+        again, _ = cell.recur(step, states, training=True)
+        np.testing.assert_array_equal(out, again)
+        outputs.append(np.asarray(out))
+        states = new_states
+    outputs = np.stack(outputs, 1)
+    # A unit keeps its previous value exactly where its mask says so (and only there).
+    np.testing.assert_array_equal(outputs[:, 1:] == outputs[:, :-1], kept[:, 1:] == 1)
 
 
 def test_zoneout_and_dropconnect_gradients_are_finite():
@@ -316,3 +342,24 @@ def test_dropconnect_in_tf_function_training_is_stochastic():
     first, second = compiled(layer, x), compiled(layer, x)
     assert np.all(np.isfinite(first)) and not np.allclose(first, second)
     np.testing.assert_array_equal(layer(x), layer(x))
+
+
+def test_dropout_masks_snapshot_restores_the_forward_masks_after_a_reset():
+    # A kernel whose backward recomputes `recur` after the layer reset the masks (FusedRNN's
+    # custom gradient) re-installs them with set_dropout_masks: the step is then identical.
+    cell = Zoneout(PeepholeLSTMCell(4, recurrent_dropout=0.3, recurrent_dropconnect=0.5),
+                   rate=0.2)
+    cell.build((None, 3))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3)).astype("float32")
+    states = [rng.normal(size=(2, 4)).astype("float32") for _ in range(2)]
+    cell.get_recurrent_dropout_mask(states[0])
+    projected = cell.project(x, training=True)
+    forward, _ = cell.recur(projected, states, training=True)
+    masks = cell.get_dropout_masks()
+    assert masks["recurrent_dropconnect"] is not None and masks["recurrent_dropout"] is not None
+    cell.reset_recurrent_dropout_mask()
+    assert cell.get_dropout_masks()["recurrent_dropconnect"] is None
+    cell.set_dropout_masks(masks)
+    recomputed, _ = cell.recur(projected, states, training=True)
+    np.testing.assert_array_equal(recomputed, forward)
