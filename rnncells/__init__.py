@@ -6,6 +6,7 @@ require_tensorflow_backend()
 
 from rnncells import activations, initializers  # noqa: E402
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell  # noqa: E402
+from rnncells.cells.esn import ESNCell, ESNRecurrentInitializer  # noqa: E402
 from rnncells.cells.indrnn import IndRNNCell, MagnitudeBound  # noqa: E402
 from rnncells.cells.layer_norm import (  # noqa: E402
     LayerNormGRUCell,
@@ -13,6 +14,9 @@ from rnncells.cells.layer_norm import (  # noqa: E402
     LayerNormSimpleRNNCell,
 )
 from rnncells.cells.minimal import MinGRUCell, MinLSTMCell  # noqa: E402
+from rnncells.cells.nas import NASCell  # noqa: E402
+from rnncells.cells.peephole import PeepholeLSTMCell  # noqa: E402
+from rnncells.cells.zoneout import Zoneout  # noqa: E402
 from rnncells.layers.conv_gru import (  # noqa: E402
     ConvGRU1D,
     ConvGRU2D,
@@ -35,6 +39,8 @@ __all__ = [
     "ConvLSTM3D",
     "ConvLSTMCell",
     "ConvRNN",
+    "ESNCell",
+    "ESNRecurrentInitializer",
     "IndRNNCell",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
@@ -42,6 +48,9 @@ __all__ = [
     "MagnitudeBound",
     "MinGRUCell",
     "MinLSTMCell",
+    "NASCell",
+    "PeepholeLSTMCell",
+    "Zoneout",
     "activations",
     "initializers",
 ]
