@@ -35,6 +35,7 @@ class DenseRecurrentCell(RecurrentCell):
             mask, so `keras.layers.RNN` and FusedRNN draw and reset it together) and the kept
             entries are scaled by 1 / (1 - rate); at inference the plain kernel is used (its
             expectation). The same for every subclass, through `recurrent_projection`.
+        implementation: 1 or 2, accepted and ignored (configs written by Keras 2 / tfa).
     """
 
     #: number of gate blocks in kernel / recurrent_kernel (LSTM 4, GRU 3, SimpleRNN 1).
@@ -61,6 +62,9 @@ class DenseRecurrentCell(RecurrentCell):
         recurrent_dropconnect=0.0,
         **kwargs,
     ):
+        # Keras 2 / tfa configs carry `implementation` (1 or 2); like Keras 3's LSTMCell,
+        # accept and ignore it: the numbers do not depend on it.
+        validation.one_of("implementation", kwargs.pop("implementation", 2), (1, 2))
         super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
                          **kwargs)
         self.recurrent_dropconnect = validation.unit_interval("recurrent_dropconnect",

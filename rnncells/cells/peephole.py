@@ -6,7 +6,6 @@ input_gate_peephole_weights (U), forget_gate_peephole_weights (U),
 output_gate_peephole_weights (U). Gate order i, f, c (candidate), o, as Keras's LSTMCell.
 """
 
-from rnncells.cells import validation
 from rnncells.cells.dense import DenseRecurrentCell, keras_serializable, split_gates
 
 PEEPHOLE_WEIGHTS = (
@@ -83,7 +82,6 @@ class PeepholeLSTMCell(DenseRecurrentCell):
         seed=None,
         **kwargs,
     ):
-        validation.one_of("implementation", kwargs.pop("implementation", 2), (1, 2))
         super().__init__(
             units,
             activation=activation,

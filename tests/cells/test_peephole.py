@@ -7,6 +7,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnncells.cells.layer_norm import LayerNormLSTMCell
 from rnncells.cells.peephole import PeepholeLSTMCell
 
 
@@ -204,3 +205,21 @@ def test_mixed_float16_matches_float32():
     assert out.dtype == "float16"
     assert all(w.dtype == "float32" for w in layer.weights)
     np.testing.assert_allclose(np.asarray(out, "float32"), expected, atol=1e-2)
+
+
+def test_keras2_tfa_style_configs_are_accepted():
+    # What `tfa_cell.get_config()` gives under Keras 2: serialized initializers as dicts, and
+    # `implementation` (LSTMCell's, which both tfa LSTM cells inherit).
+    glorot = {"module": "keras.initializers", "class_name": "GlorotUniform",
+              "config": {"seed": None}, "registered_name": None}
+    config = {"name": "peephole_lstm_cell", "trainable": True, "dtype": "float32", "units": 4,
+              "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
+              "kernel_initializer": glorot, "recurrent_initializer": "orthogonal",
+              "bias_initializer": "zeros", "unit_forget_bias": True, "dropout": 0.0,
+              "recurrent_dropout": 0.0, "implementation": 2}
+    cell = PeepholeLSTMCell.from_config(config)
+    assert cell.units == 4 and isinstance(cell.kernel_initializer,
+                                          keras.initializers.GlorotUniform)
+    ln_config = {**config, "name": "layer_norm_lstm_cell", "norm_epsilon": 1e-3,
+                 "norm_gamma_initializer": "ones", "norm_beta_initializer": "zeros"}
+    assert LayerNormLSTMCell.from_config(ln_config).norm_epsilon == 1e-3
