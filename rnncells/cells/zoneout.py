@@ -162,6 +162,16 @@ class Zoneout(RecurrentCell):
             return ops.where(ops.cast(keep, "bool"), previous, new)
         return rate * previous + (1 - rate) * new
 
+    @property
+    def fused_backward(self):
+        """The inner cell's choice; "autodiff" when the inner cell has a recurrent dropout
+        mask (it lives on the inner cell for one sequence: a backward pass that recomputes
+        `recur` later must not be used). Zoneout's own masks travel in `project`'s output."""
+        inner = getattr(self.cell, "fused_backward", None)
+        if inner is None and getattr(self.cell, "recurrent_dropout", 0) > 0:
+            return "autodiff"
+        return inner
+
     # ------------------------------------------------------------------ the inner cell's masks
     def get_dropout_mask(self, step_input):
         return self._delegate("get_dropout_mask", step_input)

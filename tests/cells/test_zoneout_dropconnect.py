@@ -363,3 +363,13 @@ def test_dropout_masks_snapshot_restores_the_forward_masks_after_a_reset():
     cell.set_dropout_masks(masks)
     recomputed, _ = cell.recur(projected, states, training=True)
     np.testing.assert_array_equal(recomputed, forward)
+
+
+def test_cells_with_per_sequence_recurrent_masks_ask_fused_kernels_for_autodiff():
+    # A fused kernel whose backward recomputes `recur` after the layer reset the masks would
+    # draw new ones; `fused_backward = "autodiff"` asks it to differentiate the loop instead.
+    assert PeepholeLSTMCell(3).fused_backward is None
+    assert PeepholeLSTMCell(3, recurrent_dropconnect=0.2).fused_backward == "autodiff"
+    assert Zoneout(PeepholeLSTMCell(3)).fused_backward is None  # its masks are in project()
+    assert Zoneout(PeepholeLSTMCell(3, recurrent_dropout=0.2)).fused_backward == "autodiff"
+    assert Zoneout(NASCell(3, recurrent_dropconnect=0.2)).fused_backward == "autodiff"
