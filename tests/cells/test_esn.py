@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncells.cells.esn import ESNCell, ESNRecurrentInitializer
+from tests.cells.test_peephole import backwards_and_row_properties_hold
 
 
 def esn_step(x, h, recurrent_kernel, kernel, bias, leaky, activation=np.tanh):
@@ -202,3 +203,7 @@ def test_mixed_float16_matches_float32():
     out = layer(x)
     assert out.dtype == "float16"
     np.testing.assert_allclose(np.asarray(out, "float32"), expected, atol=1e-2)
+
+
+def test_go_backwards_and_row_independence():
+    assert backwards_and_row_properties_hold(lambda: ESNCell(4, connectivity=0.5, leaky=0.5))

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncells.cells.nas import NASCell
+from tests.cells.test_peephole import backwards_and_row_properties_hold
 
 
 def sigmoid(x):
@@ -215,3 +216,7 @@ def test_mixed_float16_matches_float32():
     out = layer(x)
     assert out.dtype == "float16"
     np.testing.assert_allclose(np.asarray(out, "float32"), expected, atol=1e-2)
+
+
+def test_go_backwards_and_row_independence():
+    assert backwards_and_row_properties_hold(lambda: NASCell(4, projection=3, use_bias=True))

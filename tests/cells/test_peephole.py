@@ -223,3 +223,33 @@ def test_keras2_tfa_style_configs_are_accepted():
     ln_config = {**config, "name": "layer_norm_lstm_cell", "norm_epsilon": 1e-3,
                  "norm_gamma_initializer": "ones", "norm_beta_initializer": "zeros"}
     assert LayerNormLSTMCell.from_config(ln_config).norm_epsilon == 1e-3
+
+
+def backwards_and_row_properties_hold(make_cell, features=3, seed=0):
+    """go_backwards == the reversed sequence, and (inference) each row's output does not
+    depend on the other rows of the batch. Returns whether both hold."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(4, 5, features)).astype("float32")
+    cell = make_cell()
+    forward = keras.layers.RNN(cell)
+    backward = keras.layers.RNN(cell, go_backwards=True)  # shares the cell's weights
+    forward.build((None, 5, features))
+    same_backwards = np.allclose(backward(x), forward(x[:, ::-1]), atol=1e-6)
+    alone = np.concatenate([np.asarray(forward(x[i:i + 1])) for i in range(4)])
+    return same_backwards and np.allclose(alone, forward(x), atol=1e-6)
+
+
+class BatchCoupledPeephole(PeepholeLSTMCell):
+    """Mutant: the batch mean of h leaks into the gates (as batch statistics would)."""
+
+    def recur(self, projected, states, training=None):
+        coupled = projected + keras.ops.mean(states[0], axis=0, keepdims=True)[:, :1]
+        return super().recur(coupled, states, training)
+
+
+def test_go_backwards_and_row_independence():
+    assert backwards_and_row_properties_hold(lambda: PeepholeLSTMCell(4))
+
+
+def test_the_row_property_catches_a_batch_coupled_mutant():
+    assert not backwards_and_row_properties_hold(lambda: BatchCoupledPeephole(4))
