@@ -40,7 +40,8 @@ class Zoneout(RecurrentCell):
         cell: an rnncells cell (it must implement `project` and `recur`).
         rate: zoneout probability in [0, 1), a float for all states or a list with one rate
             per state, e.g. `[0.05, 0.5]` for an LSTM's [h, c] (the paper's z_h, z_c).
-            Default 0.1.
+            Default 0.1. States a cell lists in its `zoneout_exempt_states` attribute
+            (indices of bookkeeping states such as a step counter) always get rate 0.
         output_state_index: which state the output is zoned out with: "auto" (default) takes
             `cell.output_state_index` if the cell defines it, else 0 (Keras's convention:
             h is the first state); an int picks a state; None leaves the output as the inner
@@ -68,11 +69,20 @@ class Zoneout(RecurrentCell):
         self.cell = cell
         self.step_input_rank = getattr(cell, "step_input_rank", 2)
         count = len(self._state_sizes())
-        rates = list(rate) if isinstance(rate, (list, tuple)) else [rate] * count
-        if len(rates) != count:
-            raise ValueError(
-                f"Invalid value for argument `rate`: expected a float or a list of {count} "
-                f"floats (one per state of {type(cell).__name__}), received rate={rate!r}.")
+        exempt = set(getattr(cell, "zoneout_exempt_states", ()))
+        if isinstance(rate, (list, tuple)):
+            rates = list(rate)
+            if len(rates) != count:
+                raise ValueError(
+                    f"Invalid value for argument `rate`: expected a float or a list of {count} "
+                    f"floats (one per state of {type(cell).__name__}), received rate={rate!r}.")
+            if any(rates[i] != 0 for i in exempt):
+                raise ValueError(
+                    f"Invalid value for argument `rate`: the states {sorted(exempt)} of "
+                    f"{type(cell).__name__} are bookkeeping (e.g. step counters) and allow only "
+                    f"rate 0; received rate={rate!r}.")
+        else:
+            rates = [0.0 if i in exempt else rate for i in range(count)]
         self.rates = [validation.unit_interval("rate", r) for r in rates]
         self.rate = (list(self.rates) if isinstance(rate, (list, tuple)) else self.rates[0])
         if output_state_index == AUTO:

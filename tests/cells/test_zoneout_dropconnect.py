@@ -373,3 +373,16 @@ def test_cells_with_per_sequence_recurrent_masks_ask_fused_kernels_for_autodiff(
     assert Zoneout(PeepholeLSTMCell(3)).fused_backward is None  # its masks are in project()
     assert Zoneout(PeepholeLSTMCell(3, recurrent_dropout=0.2)).fused_backward == "autodiff"
     assert Zoneout(NASCell(3, recurrent_dropconnect=0.2)).fused_backward == "autodiff"
+
+
+class CountingCell(PeepholeLSTMCell):
+    """A cell with a bookkeeping state it exempts from zoneout (like a step counter)."""
+
+    zoneout_exempt_states = (1,)
+
+
+def test_zoneout_leaves_exempt_bookkeeping_states_alone():
+    cell = Zoneout(CountingCell(3), rate=0.4)
+    assert cell.rates == [0.4, 0.0]
+    with pytest.raises(ValueError, match="rate"):
+        Zoneout(CountingCell(3), rate=[0.4, 0.1])
