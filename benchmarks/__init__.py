@@ -1,0 +1,1 @@
+"""Benchmarks of rnncells' kernels: `python -m benchmarks.sweep --help` (see README.md)."""

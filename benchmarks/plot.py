@@ -1,0 +1,110 @@
+"""Plot the speed-ups of a sweep: vs timesteps T and vs batch B, one line per cell and mode.
+
+    python -m benchmarks.plot                       # the newest benchmarks/results/sweep_*.json
+    python -m benchmarks.plot RESULTS.json --out speedup.png --metric fused_vs_rnn
+
+The speed-up is a ratio measured within one run (see benchmarks.sweep): `fused_vs_rnn` (the
+default) is time(keras.layers.RNN(cell)) / time(FusedRNN(cell)), both in a custom tf.function
+loop; `fused_vs_keras` compares FusedRNN(cell) with Keras's LSTM/GRU; `rnn_vs_keras` compares
+RNN(cell) with Keras's LSTM/GRU. The "vs T" panel holds B, I, H at the sweep's center, the
+"vs batch" panel holds T, I, H there. Needs matplotlib (`pip install "rnncells[plot]"`).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+METRICS = ("fused_vs_rnn", "fused_vs_keras", "rnn_vs_keras", "fused_fit_vs_rnn_fit")
+
+
+def newest_results(directory=RESULTS_DIR):
+    files = sorted(Path(directory).glob("sweep_*.json"), key=lambda p: p.stat().st_mtime)
+    if not files:
+        raise SystemExit(f"no sweep_*.json in {directory}: run `python -m benchmarks.sweep` first")
+    return files[-1]
+
+
+def series(result, metric, axis):
+    """{(cell, mode): [(x, speed-up), ...]} along `axis` ("timesteps" or "batch")."""
+    center_b, center_t, center_i, center_h = result["arguments"]["center"]
+    fixed = {"timesteps": {"batch": center_b, "input": center_i, "units": center_h},
+             "batch": {"timesteps": center_t, "input": center_i, "units": center_h}}[axis]
+    lines = {}
+    for entry in result["ratios"]:
+        if entry["point"] != "sweep" or entry.get(metric) is None:
+            continue
+        if all(entry[k] == v for k, v in fixed.items()):
+            lines.setdefault((entry["cell"], entry["mode"]), []).append(
+                (entry[axis], entry[metric]))
+    return {key: sorted(points) for key, points in lines.items()}
+
+
+def plot(result, out_path, metric="fused_vs_rnn"):
+    """Write the two-panel PNG; return the number of lines drawn."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit(
+            "benchmarks.plot needs matplotlib, which is not installed: "
+            'pip install "rnncells[plot]" (or: pip install matplotlib)') from None
+    machine = result["machine"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    drawn = 0
+    for ax, axis, label in ((axes[0], "timesteps", "timesteps T"),
+                            (axes[1], "batch", "batch size B")):
+        for (cell, mode), points in sorted(series(result, metric, axis).items()):
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker="o", linestyle="-" if mode == "train" else "--",
+                    label=f"{cell} ({mode})")
+            drawn += 1
+        ax.axhline(1.0, color="grey", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(label)
+        ax.set_ylabel(f"speed-up ({metric})")
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, f"no {metric} data in this run", ha="center",
+                    transform=ax.transAxes)
+    center = result["arguments"]["center"]
+    fig.suptitle(f"{metric}: {machine['cpu']}, {machine['cores']} cores, GPU "
+                 f"{', '.join(machine['gpus']) or 'none'}, TF {machine['tensorflow']} "
+                 f"(center B={center[0]} T={center[1]} I={center[2]} H={center[3]})",
+                 fontsize=9)
+    fig.tight_layout()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return drawn
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.plot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", nargs="?", type=Path, default=None,
+                        help="a sweep JSON (default: the newest in benchmarks/results/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="PNG path (default: the JSON's name with .png)")
+    parser.add_argument("--metric", choices=METRICS, default="fused_vs_rnn")
+    args = parser.parse_args(argv)
+    path = args.results or newest_results()
+    with open(path, encoding="utf-8") as f:
+        result = json.load(f)
+    out = args.out or Path(path).with_suffix(".png")
+    drawn = plot(result, out, args.metric)
+    print(f"wrote {out} ({drawn} lines of {args.metric})")
+    if drawn == 0:
+        print(f"note: {path} has no {args.metric} ratios along T or batch (a FusedRNN-less "
+              "run, or a sweep without the star's T/batch axes)", file=sys.stderr)
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,703 @@
+"""Benchmark sweep: FusedRNN vs keras.layers.RNN(cell) vs Keras's own LSTM/GRU/SimpleRNN.
+
+    python -m benchmarks.sweep --quick     # under 2 minutes on a 2-core CPU
+    python -m benchmarks.sweep             # the full sweep (a few tens of minutes on CPU)
+    python -m benchmarks.sweep --help      # choose cells, shapes, paths, repeats
+
+Every configuration (cell, batch B, timesteps T, input I, units H) is timed along these
+paths, inference (`model(x, training=False)`) and training step (forward, backward and an
+SGD update) separately:
+
+- `rnn`:       `keras.layers.RNN(cell)` in a custom `tf.function` loop (no XLA)
+- `fused`:     `rnncells.FusedRNN(cell)` in the same loop (FusedRNN picks XLA itself)
+- `keras`:     `keras.layers.LSTM/GRU/SimpleRNN(H)` in the same loop: the plain-cell
+               reference (cuDNN on a GPU); LSTM for *LSTM* cells, GRU for *GRU* cells
+- `rnn_fit`, `fused_fit`, `keras_fit`: the same models compiled with Keras's defaults
+               (`model.compile(...)`, `jit_compile="auto"`) and run by the functions
+               `model.fit` / `model.predict` use, through `train_on_batch` /
+               `predict_on_batch`. Note: Keras resolves "auto" to no XLA on a machine without
+               an accelerator, so on CPU these run without XLA (the `jit` column says so).
+
+Method: each path is built and traced, run `--warmup` times, then timed in `--repeats`
+interleaved rounds (every path once per round, in a rotated order; each call synchronised by
+fetching its result), so that load drifting on a shared machine hits all paths alike; the
+median is reported, and ratios are computed between paths of the same run. A path whose
+timed calls exceed `--budget` seconds stops early (at least `min_repeats` timings: 3, or 1
+with --quick).
+
+Work and throughput: the matmul FLOPs of a configuration are those of the cell's 2-D
+kernels (kernel, recurrent_kernel): forward `2 * B * T * sum(rows * cols)`, training step
+3x that (forward + the two gradient matmuls). The machine's matmul throughput is measured
+on a 2048^3 matmul (the peak), on the hoisted projection `(B*T, I) @ (I, G*H)` and on the
+per-step `(B, H) @ (H, G*H)` of the reference point (fastest of several calls: what the
+machine can do, whatever else runs on it); each row reports GFLOP/s and the
+fraction of the 2048^3 figure it reaches.
+
+Memory: the peak bytes the TensorFlow allocator holds during one call, above what it held
+before (`tf.config.experimental.get_memory_info`, after `reset_memory_stats`). On a GPU that
+is the GPU allocator. On CPU it needs TensorFlow's BFC allocator for host memory, which this
+module turns on (`TF_CPU_ALLOCATOR_USE_BFC=true`) when it is imported before TensorFlow (the
+command line does that); otherwise the memory columns stay empty.
+
+Named points (issue 5), run unless `--no-points`:
+- `ln_lstm_ref`: LayerNormLSTMCell, B=32, T=100, I=H=128, all six paths.
+- `streaming`: LayerNormLSTMCell, B=1, T=200, I=H=32 (rnn, fused).
+- `t_growth`: LayerNormLSTMCell, B=32, I=H=128, T = 100, 200, 400, 800: training time and
+  peak memory (rnn, fused); the summary gives the growth from the first T to the last.
+- `scan_t4096`: MinGRUCell at T=4096 (B=8, I=H=64): FusedRNN (parallel scan) vs RNN(cell)
+  (sequential loop), and the kernels alone: `linear_scan` vs `sequential_scan` (a `tf.scan`
+  loop), with and without XLA.
+
+Output: a table on stdout, and `sweep_<device>_<quick|full>_<UTC time>.csv` / `.json` in
+`--out` (default benchmarks/results/): the machine (CPU model, cores, GPU, TensorFlow and
+Keras versions), the arguments, every timed row, the ratios and the named-point summary.
+`python -m benchmarks.plot` draws the speed-ups from the JSON.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import rnncells  # noqa: E402
+from rnncells.kernels.scan import linear_scan, sequential_scan  # noqa: E402
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_CELLS = ("LayerNormLSTMCell", "LayerNormGRUCell", "LayerNormSimpleRNNCell",
+                 "MinGRUCell", "MinLSTMCell")
+LOOP_PATHS = ("rnn", "fused", "keras")
+FIT_PATHS = ("rnn_fit", "fused_fit", "keras_fit")
+ALL_PATHS = LOOP_PATHS + FIT_PATHS
+MODES = ("infer", "train")
+CSV_FIELDS = ("point", "cell", "mode", "batch", "timesteps", "input", "units", "path",
+              "median_ms", "min_ms", "repeats", "gflop", "gflops_per_s", "fraction_of_peak",
+              "jit", "peak_mem_mb", "note")
+
+
+# ----------------------------------------------------------------------------- machine
+def machine_info():
+    """CPU model, cores, GPUs, versions: what the results file says about the machine."""
+    gpus = []
+    for device in tf.config.list_physical_devices("GPU"):
+        try:
+            details = tf.config.experimental.get_device_details(device)
+        except (ValueError, RuntimeError):
+            details = {}
+        gpus.append(details.get("device_name", device.name))
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "gpus": gpus,
+        "device": "GPU" if gpus else "CPU",
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "rnncells": rnncells.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_allocator_bfc": os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", ""),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def memory_device():
+    return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
+
+
+def fused_rnn_class():
+    """rnncells.FusedRNN if this rnncells has it, else None (the fused rows are skipped)."""
+    return getattr(rnncells, "FusedRNN", None)
+
+
+# ----------------------------------------------------------------------------- timing
+def _sync(value):
+    for tensor in tf.nest.flatten(value):
+        if hasattr(tensor, "numpy"):
+            tensor.numpy()
+
+
+def time_interleaved(calls, warmup, repeats, budget_s=8.0, min_repeats=3):
+    """Seconds per call of each of `calls` (name -> fn), measured in interleaved rounds.
+
+    Each fn is called `warmup` times untimed; then each round times every fn once, in an
+    order rotated per round, so that load drifting on a shared machine spreads over all
+    paths instead of biasing the ones timed last. A fn whose timed calls already add up to
+    `budget_s` stops once it has `min_repeats` timings (slow paths get fewer repeats).
+    """
+    for fn in calls.values():
+        for _ in range(warmup):
+            _sync(fn())
+    names = list(calls)
+    times = {name: [] for name in names}
+    for round_index in range(repeats):
+        shift = round_index % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            if len(times[name]) >= min_repeats and sum(times[name]) > budget_s:
+                continue
+            start = time.perf_counter()
+            _sync(calls[name]())
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def peak_memory_mb(fn):
+    """Peak allocator bytes above the starting level during one call of fn(), in MiB."""
+    device = memory_device()
+    try:
+        tf.config.experimental.reset_memory_stats(device)
+        before = tf.config.experimental.get_memory_info(device)["current"]
+        _sync(fn())
+        peak = tf.config.experimental.get_memory_info(device)["peak"]
+    except (ValueError, RuntimeError, tf.errors.OpError):
+        return None
+    if peak == 0:  # the default CPU allocator keeps no statistics
+        return None
+    return (peak - before) / 2**20
+
+
+def matmul_gflops(m, k, n, warmup=2, repeats=7):
+    """GFLOP/s of an (m, k) @ (k, n) float32 matmul in a tf.function, from the fastest of
+    `repeats` calls: the machine's capability (load from other processes only slows calls)."""
+    a = tf.random.normal((m, k))
+    b = tf.random.normal((k, n))
+
+    @tf.function
+    def product(a, b):
+        return tf.reduce_sum(tf.matmul(a, b)[:1])
+
+    seconds = min(time_interleaved({"mm": lambda: product(a, b)}, warmup, repeats,
+                                   budget_s=float("inf"))["mm"])
+    return 2.0 * m * k * n / seconds / 1e9
+
+
+# ----------------------------------------------------------------------------- models
+def available_cells():
+    """rnncells cells of rank-2 steps that build from `Cell(units)` alone (dense cells)."""
+    names = []
+    for name in getattr(rnncells, "__all__", []):
+        cls = getattr(rnncells, name, None)
+        if name.endswith("Cell") and isinstance(cls, type) and getattr(
+                cls, "step_input_rank", None) == 2:
+            names.append(name)
+    return names
+
+
+def make_cell(name, units):
+    if name.startswith("keras."):
+        return getattr(keras.layers, name.split(".", 1)[1])(units)
+    cls = getattr(rnncells, name, None)
+    if cls is None:
+        raise ValueError(
+            f"Invalid value for argument `--cells`: unknown cell {name!r}; allowed: "
+            f"{', '.join(available_cells())} or keras.LSTMCell / keras.GRUCell.")
+    return cls(units)
+
+
+def reference_layer_name(cell_name):
+    if "LSTM" in cell_name:
+        return "LSTM"
+    if "GRU" in cell_name:
+        return "GRU"
+    return "SimpleRNN"
+
+
+def make_recurrent_layer(path, cell_name, units):
+    """The recurrent layer of `path` ("rnn", "fused", "keras", with or without "_fit")."""
+    kind = path.replace("_fit", "")
+    if kind == "rnn":
+        return keras.layers.RNN(make_cell(cell_name, units))
+    if kind == "fused":
+        return fused_rnn_class()(make_cell(cell_name, units))
+    return getattr(keras.layers, reference_layer_name(cell_name))(units)
+
+
+def make_model(path, cell_name, timesteps, features, units):
+    layer = make_recurrent_layer(path, cell_name, units)
+    model = keras.Sequential([keras.Input((timesteps, features)), layer, keras.layers.Dense(1)])
+    return model, layer
+
+
+def matmul_flops_per_step(layer):
+    """2 * rows * cols summed over the recurrent layer's 2-D kernels (kernel, recurrent_kernel;
+    not a 2-D bias such as GRU's (2, 3H)): the matmul FLOPs per example and step."""
+    return sum(2 * int(w.shape[0]) * int(w.shape[1]) for w in layer.weights
+               if len(w.shape) == 2 and "kernel" in w.name)
+
+
+def loop_functions(model):
+    """The custom tf.function inference and training step of `model` (no XLA)."""
+    optimizer = keras.optimizers.SGD(0.01)
+    optimizer.build(model.trainable_variables)
+
+    @tf.function(jit_compile=False)
+    def infer(x):
+        return model(x, training=False)
+
+    @tf.function(jit_compile=False)
+    def train(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    return infer, train
+
+
+def fit_functions(model):
+    """Inference and training step as `model.fit` / `model.predict` run them: the compiled
+    functions of `model.compile` with Keras's defaults (`jit_compile="auto"`), called through
+    `predict_on_batch` / `train_on_batch` (one batch, no callbacks or data pipeline)."""
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    return model.predict_on_batch, model.train_on_batch, model.jit_compile
+
+
+# ----------------------------------------------------------------------------- configurations
+class Config:
+    """One timed configuration: a cell at (B, T, I, H) along some paths and modes."""
+
+    def __init__(self, point, cell, batch, timesteps, features, units, paths, modes=MODES,
+                 memory=False):
+        self.point, self.cell = point, cell
+        self.batch, self.timesteps, self.features, self.units = batch, timesteps, features, units
+        self.paths, self.modes, self.memory = tuple(paths), tuple(modes), memory
+
+    def key(self):
+        return (self.point, self.cell, self.batch, self.timesteps, self.features, self.units)
+
+
+def sweep_configs(args):
+    """The sweep grid: 'star' varies one axis at a time around --center, 'grid' is the product."""
+    paths = tuple(p for p in args.paths if args.fit or not p.endswith("_fit"))
+    center_b, center_t, center_i, center_h = args.center
+    shapes = []
+    if args.design == "grid":
+        inputs = args.input or [None]
+        for b in args.batch:
+            for t in args.timesteps:
+                for h in args.units:
+                    for i in inputs:
+                        shapes.append((b, t, i or h, h))
+    elif args.design == "center":
+        shapes.append((center_b, center_t, center_i, center_h))
+    else:
+        shapes.append((center_b, center_t, center_i, center_h))
+        shapes += [(b, center_t, center_i, center_h) for b in args.batch]
+        shapes += [(center_b, t, center_i, center_h) for t in args.timesteps]
+        shapes += [(center_b, center_t, h, h) for h in args.units]
+        shapes += [(center_b, center_t, i, center_h) for i in (args.input or [])]
+    unique = list(dict.fromkeys(shapes))
+    return [Config("sweep", cell, b, t, i, h, paths, args.modes)
+            for cell in args.cells for (b, t, i, h) in unique]
+
+
+def point_configs(args):
+    fit = FIT_PATHS if args.fit else ()
+    t_growth = (100, 800) if args.quick else (100, 200, 400, 800)
+    configs = [
+        Config("ln_lstm_ref", "LayerNormLSTMCell", 32, 100, 128, 128, LOOP_PATHS + fit,
+               memory=True),
+        Config("streaming", "LayerNormLSTMCell", 1, 200, 32, 32, ("rnn", "fused")),
+    ]
+    configs += [Config("t_growth", "LayerNormLSTMCell", 32, t, 128, 128, ("rnn", "fused"),
+                       modes=("train",), memory=True) for t in t_growth]
+    configs.append(Config("scan_t4096", "MinGRUCell", 8, 4096, 64, 64, ("rnn", "fused")))
+    return configs
+
+
+# ----------------------------------------------------------------------------- running
+def run_config(config, args, peak_gflops, log):
+    """Time every path and mode of one configuration (paths interleaved); return its rows."""
+    rows = []
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(config.batch, config.timesteps, config.features)).astype("float32")
+    y = rng.normal(size=(config.batch, 1)).astype("float32")
+    x_t, y_t = tf.constant(x), tf.constant(y)
+    shape = dict(point=config.point, cell=config.cell, batch=config.batch,
+                 timesteps=config.timesteps, input=config.features, units=config.units)
+    calls, info = {}, {}
+    for path in config.paths:
+        if path.startswith("fused") and fused_rnn_class() is None:
+            log(f"  skip {path}: rnncells.FusedRNN is not available in this checkout")
+            rows += [{**shape, "path": path, "mode": mode,
+                      "note": "skipped: no rnncells.FusedRNN"} for mode in config.modes]
+            continue
+        keras.utils.set_random_seed(0)
+        try:
+            model, layer = make_model(path, config.cell, config.timesteps, config.features,
+                                      config.units)
+            flops_fwd = config.batch * config.timesteps * matmul_flops_per_step(layer)
+            if path.endswith("_fit"):
+                infer, train, jit = fit_functions(model)
+                fns = {"infer": lambda f=infer: f(x), "train": lambda f=train: f(x, y)}
+            else:
+                infer, train = loop_functions(model)
+                jit = False
+                fns = {"infer": lambda f=infer: f(x_t), "train": lambda f=train: f(x_t, y_t)}
+            for mode in config.modes:  # trace / compile now: a failure belongs to this path
+                _sync(fns[mode]())
+        except Exception as err:  # a path that cannot run is reported, not fatal
+            message = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+            log(f"  {path}: failed: {message}")
+            rows += [{**shape, "path": path, "mode": mode, "note": f"failed: {message}"}
+                     for mode in config.modes]
+            continue
+        for mode in config.modes:
+            calls[(path, mode)] = fns[mode]
+        info[path] = (flops_fwd, jit)
+    for mode in config.modes:
+        mode_calls = {path: fn for (path, m), fn in calls.items() if m == mode}
+        timings = time_interleaved(mode_calls, args.warmup, args.repeats, args.budget,
+                                   args.min_repeats)
+        for path, times in timings.items():
+            flops_fwd, jit = info[path]
+            measure_memory = (config.memory or args.memory) and not path.endswith("_fit")
+            memory = peak_memory_mb(mode_calls[path]) if measure_memory else None
+            median = statistics.median(times)
+            gflop = flops_fwd * (3 if mode == "train" else 1) / 1e9
+            rate = gflop / median
+            rows.append({
+                **shape, "path": path, "mode": mode, "median_ms": median * 1e3,
+                "min_ms": min(times) * 1e3, "repeats": len(times), "gflop": gflop,
+                "gflops_per_s": rate,
+                "fraction_of_peak": rate / peak_gflops if peak_gflops else None,
+                "jit": str(jit), "peak_mem_mb": memory, "note": "",
+            })
+            log(_format_row(rows[-1]))
+    return rows
+
+
+def run_scan_kernels(args, log, batch=8, timesteps=4096, units=64):
+    """linear_scan vs sequential_scan (tf.scan) on (B, T, H) coefficients, with/without XLA."""
+    rows = []
+    rng = np.random.default_rng(0)
+    a = tf.constant(rng.uniform(0.5, 1.0, (batch, timesteps, units)).astype("float32"))
+    b = tf.constant(rng.normal(size=(batch, timesteps, units)).astype("float32"))
+    h0 = tf.zeros((batch, units))
+    shape = dict(point="scan_t4096", cell="kernel", batch=batch, timesteps=timesteps,
+                 input=units, units=units)
+    calls = {"infer": {}, "train": {}}
+    for name, scan in (("linear_scan", linear_scan), ("sequential_scan", sequential_scan)):
+        for jit in (False, True):
+            path = f"{name}{'_xla' if jit else ''}"
+            infer = tf.function(lambda a, b, scan=scan: scan(a, b, h0), jit_compile=jit)
+
+            def grads(a, b, scan=scan):
+                with tf.GradientTape() as tape:
+                    tape.watch([a, b])
+                    loss = tf.reduce_sum(tf.square(scan(a, b, h0)))
+                return tape.gradient(loss, [a, b])
+
+            train = tf.function(grads, jit_compile=jit)
+            for mode, fn in (("infer", lambda f=infer: f(a, b)),
+                             ("train", lambda f=train: f(a, b))):
+                try:
+                    _sync(fn())
+                except Exception as err:  # XLA may not compile a kernel on some builds
+                    rows.append({**shape, "path": path, "mode": mode,
+                                 "note": f"failed: {type(err).__name__}"})
+                    log(f"  {path} {mode}: failed: {type(err).__name__}")
+                    continue
+                calls[mode][path] = fn
+    for mode, mode_calls in calls.items():
+        timings = time_interleaved(mode_calls, args.warmup, args.repeats, args.budget,
+                                   args.min_repeats)
+        for path, times in timings.items():
+            rows.append({**shape, "path": path, "mode": mode,
+                         "median_ms": statistics.median(times) * 1e3,
+                         "min_ms": min(times) * 1e3, "repeats": len(times),
+                         "jit": str(path.endswith("_xla")), "note": ""})
+            log(_format_row(rows[-1]))
+    return rows
+
+
+# ----------------------------------------------------------------------------- summaries
+def ratios(rows):
+    """Speed-ups within one run, per configuration and mode: >1 means the fused path wins."""
+    table = {}
+    for row in rows:
+        if row.get("median_ms") is None:
+            continue
+        key = (row["point"], row["cell"], row["mode"], row["batch"], row["timesteps"],
+               row["input"], row["units"])
+        table.setdefault(key, {})[row["path"]] = row["median_ms"]
+    out = []
+    pairs = (("fused_vs_rnn", "rnn", "fused"), ("fused_fit_vs_rnn_fit", "rnn_fit", "fused_fit"),
+             ("fused_vs_keras", "keras", "fused"), ("fused_vs_keras_fit", "keras_fit", "fused"),
+             ("rnn_vs_keras", "keras", "rnn"),
+             ("scan_vs_loop", "sequential_scan", "linear_scan"),
+             ("scan_vs_loop_xla", "sequential_scan_xla", "linear_scan_xla"))
+    for key, times in table.items():
+        entry = dict(zip(("point", "cell", "mode", "batch", "timesteps", "input", "units"), key))
+        for name, slow, fast in pairs:
+            if slow in times and fast in times:
+                entry[name] = times[slow] / times[fast]
+        if len(entry) > 7:
+            out.append(entry)
+    return out
+
+
+def named_summary(rows):
+    """The issue-5 targets, computed from this run's rows (None where a path was skipped)."""
+    def ms(point, path, mode, **shape):
+        for row in rows:
+            if (row["point"] == point and row["path"] == path and row["mode"] == mode
+                    and row.get("median_ms") is not None
+                    and all(row[k] == v for k, v in shape.items())):
+                return row["median_ms"], row.get("peak_mem_mb")
+        return None, None
+
+    def ratio(num, den):
+        return num / den if num is not None and den else None
+
+    summary = {}
+    rnn, _ = ms("ln_lstm_ref", "rnn", "train")
+    fused, _ = ms("ln_lstm_ref", "fused", "train")
+    keras_lstm, _ = ms("ln_lstm_ref", "keras", "train")
+    rnn_fit, _ = ms("ln_lstm_ref", "rnn_fit", "train")
+    fused_fit, _ = ms("ln_lstm_ref", "fused_fit", "train")
+    keras_fit, _ = ms("ln_lstm_ref", "keras_fit", "train")
+    summary["ln_lstm_train_ms"] = {"rnn": rnn, "fused": fused, "keras_lstm": keras_lstm,
+                                   "rnn_fit": rnn_fit, "fused_fit": fused_fit,
+                                   "keras_lstm_fit": keras_fit}
+    summary["ln_lstm_fused_vs_rnn (target >= 2)"] = ratio(rnn, fused)
+    summary["ln_lstm_fused_fit_vs_rnn_fit (target >= 1.5)"] = ratio(rnn_fit, fused_fit)
+    summary["ln_lstm_fused_vs_keras_lstm (target >= 1)"] = ratio(keras_lstm, fused)
+    for mode in MODES:
+        slow, _ = ms("streaming", "rnn", mode)
+        fast, _ = ms("streaming", "fused", mode)
+        summary[f"streaming_{mode}_fused_vs_rnn (target >= 5)"] = ratio(slow, fast)
+    growth_ts = sorted({r["timesteps"] for r in rows if r["point"] == "t_growth"})
+    if len(growth_ts) >= 2:
+        first, last = growth_ts[0], growth_ts[-1]
+        for path in ("rnn", "fused"):
+            t0, m0 = ms("t_growth", path, "train", timesteps=first)
+            t1, m1 = ms("t_growth", path, "train", timesteps=last)
+            tag = f"t_growth_{path}_T{first}_to_T{last}"
+            target = "target <= 9" if (first, last) == (100, 800) else f"linear: {last / first:g}"
+            summary[f"{tag}_time ({target})"] = ratio(t1, t0)
+            summary[f"{tag}_peak_memory ({target})"] = ratio(m1, m0)
+    for mode in MODES:
+        slow, _ = ms("scan_t4096", "rnn", mode)
+        fast, _ = ms("scan_t4096", "fused", mode)
+        summary[f"mingru_t4096_{mode}_fused_scan_vs_rnn_loop (target >= 3)"] = ratio(slow, fast)
+        for suffix in ("", "_xla"):
+            slow, _ = ms("scan_t4096", f"sequential_scan{suffix}", mode)
+            fast, _ = ms("scan_t4096", f"linear_scan{suffix}", mode)
+            summary[f"kernel_t4096_{mode}_linear_vs_sequential{suffix}"] = ratio(slow, fast)
+    return summary
+
+
+def _fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def _format_row(row):
+    return (f"  {row['cell'][:22]:22s} {row['mode']:5s} B={row['batch']:<4d} "
+            f"T={row['timesteps']:<5d} I={row['input']:<4d} H={row['units']:<4d} "
+            f"{row['path']:20s} {_fmt(row.get('median_ms'), '9.2f')} ms  "
+            f"{_fmt(row.get('gflops_per_s'), '7.1f')} GFLOP/s  "
+            f"{_fmt(row.get('fraction_of_peak'), '6.1%')} of peak  "
+            f"mem {_fmt(row.get('peak_mem_mb'), '7.1f')} MiB  jit={row.get('jit', '-')}")
+
+
+def print_ratios(entries, out):
+    names = ("fused_vs_rnn", "fused_fit_vs_rnn_fit", "fused_vs_keras", "rnn_vs_keras",
+             "scan_vs_loop", "scan_vs_loop_xla")
+    print("\nSpeed-ups (time of the slower path / time of the faster; > 1: the second wins)",
+          file=out)
+    header = f"{'point':12s} {'cell':22s} {'mode':5s} {'B':>4s} {'T':>5s} {'I':>4s} {'H':>4s} "
+    print(header + " ".join(f"{n:>20s}" for n in names), file=out)
+    for e in entries:
+        line = (f"{e['point']:12s} {e['cell'][:22]:22s} {e['mode']:5s} {e['batch']:4d} "
+                f"{e['timesteps']:5d} {e['input']:4d} {e['units']:4d} ")
+        print(line + " ".join(f"{_fmt(e.get(n), '20.2f')}" for n in names), file=out)
+
+
+# ----------------------------------------------------------------------------- main
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.sweep",
+        description="Time FusedRNN vs keras.layers.RNN(cell) vs Keras LSTM/GRU (inference "
+                    "and training step), write CSV/JSON to benchmarks/results/.")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small sweep, under 2 minutes on a 2-core CPU")
+    parser.add_argument("--cells", nargs="+", default=None,
+                        help=f"cell names, or 'all' (default: {' '.join(DEFAULT_CELLS)})")
+    parser.add_argument("--design", choices=("star", "grid", "center"), default="star",
+                        help="star: vary one axis at a time around --center (default); "
+                             "grid: every combination of --batch x --timesteps x --units "
+                             "(x --input); center: the center only")
+    parser.add_argument("--center", nargs=4, type=int, default=None, metavar=("B", "T", "I", "H"),
+                        help="the star's center (default 32 100 128 128)")
+    parser.add_argument("--batch", nargs="+", type=int, default=None)
+    parser.add_argument("--timesteps", nargs="+", type=int, default=None)
+    parser.add_argument("--units", nargs="+", type=int, default=None,
+                        help="units H (input I = H unless --input is given)")
+    parser.add_argument("--input", nargs="+", type=int, default=None)
+    parser.add_argument("--paths", nargs="+", choices=ALL_PATHS, default=None,
+                        help="paths of the sweep rows (default: rnn fused keras)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--no-fit", dest="fit", action="store_false",
+                        help="skip the model.fit paths (they compile with XLA: slow to start)")
+    parser.add_argument("--no-points", dest="points", action="store_false",
+                        help="skip the named points of issue 5")
+    parser.add_argument("--points-only", action="store_true", help="only the named points")
+    parser.add_argument("--memory", action="store_true",
+                        help="measure peak memory on every row (default: named points only)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="untimed calls after tracing (default 2; quick 1)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed calls, median reported (default 7; quick 5)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds of timed calls per path after which it stops repeating "
+                             "(default 8; quick 1)")
+    parser.add_argument("--matmul-size", type=int, default=2048,
+                        help="n of the n^3 matmul that measures peak GFLOP/s (default 2048)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR,
+                        help="directory for the CSV and JSON (default benchmarks/results/)")
+    return parser
+
+
+def resolve_args(args):
+    quick = args.quick
+    if args.cells is None:
+        args.cells = ["MinGRUCell"] if quick else list(DEFAULT_CELLS)
+    elif args.cells == ["all"]:
+        args.cells = available_cells()
+    args.center = args.center or [32, 100, 128, 128]
+    args.batch = args.batch or ([] if quick else [1, 8, 128])
+    args.timesteps = args.timesteps or ([] if quick else [25, 400])
+    args.units = args.units or ([] if quick else [32])
+    args.paths = args.paths or list(LOOP_PATHS)
+    args.warmup = (1 if quick else 2) if args.warmup is None else args.warmup
+    args.repeats = args.repeats or (5 if quick else 7)
+    args.budget = args.budget or (1.0 if quick else 8.0)
+    args.min_repeats = 1 if quick else 3
+    for name in args.cells:
+        make_cell(name, 1)  # unknown names fail here, before anything is timed
+    return args
+
+
+def main(argv=None, out=None):
+    """Run the sweep; return (result dict, (json path, csv path))."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # retracing notices: every path builds its own tf.functions
+    try:
+        return _main(argv, out or sys.stdout)
+    finally:
+        logger.setLevel(level)
+
+
+def _main(argv, out):
+    args = resolve_args(build_parser().parse_args(argv))
+
+    def log(message):
+        print(message, file=out, flush=True)
+
+    started = time.perf_counter()
+    machine = machine_info()
+    log(f"machine: {machine['cpu']}, {machine['cores']} cores, GPU: "
+        f"{', '.join(machine['gpus']) or 'none'}, TensorFlow {machine['tensorflow']}, "
+        f"Keras {machine['keras']}")
+    if fused_rnn_class() is None:
+        log("note: rnncells.FusedRNN is not available in this checkout: fused rows are skipped")
+
+    n = args.matmul_size
+    peak = matmul_gflops(n, n, n)
+    b, t, i, h = 32, 100, 128, 128
+    throughput = {
+        f"matmul_{n}^3": peak,
+        f"projection_{b * t}x{i}@{i}x{4 * h}": matmul_gflops(b * t, i, 4 * h),
+        f"step_{b}x{h}@{h}x{4 * h}": matmul_gflops(b, h, 4 * h, warmup=5, repeats=50),
+    }
+    for name, value in throughput.items():
+        log(f"matmul throughput {name}: {value:.1f} GFLOP/s")
+
+    configs = [] if args.points_only else sweep_configs(args)
+    if args.points or args.points_only:
+        configs += point_configs(args)
+    rows = []
+    for config in configs:
+        log(f"[{config.point}] {config.cell} B={config.batch} T={config.timesteps} "
+            f"I={config.features} H={config.units}")
+        rows += run_config(config, args, peak, log)
+    if args.points or args.points_only:
+        log("[scan_t4096] kernels: linear_scan vs sequential_scan")
+        rows += run_scan_kernels(args, log)
+
+    entries = ratios(rows)
+    print_ratios(entries, out)
+    summary = named_summary(rows) if (args.points or args.points_only) else {}
+    if summary:
+        log("\nNamed points (issue 5 targets):")
+        for key, value in summary.items():
+            if isinstance(value, dict):
+                log(f"  {key}: " + ", ".join(f"{k}={_fmt(v, '.2f')}" for k, v in value.items()))
+            else:
+                log(f"  {key}: {_fmt(value, '.2f')}")
+    elapsed = time.perf_counter() - started
+    result = {
+        "machine": machine,
+        "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "matmul_gflops": throughput,
+        "fused_available": fused_rnn_class() is not None,
+        "rows": rows,
+        "ratios": entries,
+        "summary": summary,
+        "elapsed_s": elapsed,
+    }
+    paths = write_results(result, args.out, machine["device"].lower(),
+                          "quick" if args.quick else "full")
+    log(f"\nwrote {paths[0]} and {paths[1]} ({elapsed:.0f} s)")
+    return result, paths
+
+
+def write_results(result, directory, device, kind):
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stem = directory / f"sweep_{device}_{kind}_{stamp}"
+    json_path, csv_path = stem.with_suffix(".json"), stem.with_suffix(".csv")
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1, default=float)
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        machine = result["machine"]
+        f.write(f"# machine: {machine['cpu']}; cores {machine['cores']}; GPU "
+                f"{', '.join(machine['gpus']) or 'none'}; TensorFlow {machine['tensorflow']}; "
+                f"Keras {machine['keras']}; {machine['date_utc']}\n")
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for row in result["rows"]:
+            writer.writerow({k: row.get(k) for k in CSV_FIELDS})
+    return json_path, csv_path
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Smoke tests of the benchmark harness on a tiny configuration (seconds, not a benchmark).
+
+Timings are never asserted (a benchmark is not a test); what is checked: the harness runs
+every path, writes the JSON and CSV it documents, counts the matmul FLOPs it says it counts,
+computes ratios from its own rows, and skips FusedRNN rows cleanly when FusedRNN is absent.
+"""
+
+import csv
+import io
+import json
+
+import pytest
+
+from benchmarks import plot, sweep
+
+TINY = ["--cells", "MinGRUCell", "--design", "center", "--center", "2", "3", "4", "5",
+        "--paths", "rnn", "fused",
+        "keras", "rnn_fit", "--no-points", "--repeats", "2", "--warmup", "0",
+        "--matmul-size", "32"]
+
+
+def test_sweep_runs_a_tiny_config_and_writes_results(tmp_path):
+    out = io.StringIO()
+    result, (json_path, csv_path) = sweep.main(TINY + ["--out", str(tmp_path)], out=out)
+    text = out.getvalue()
+    assert "Speed-ups" in text and "matmul throughput" in text
+
+    saved = json.loads(json_path.read_text())
+    for key in ("cpu", "cores", "gpus", "tensorflow", "keras"):
+        assert key in saved["machine"]
+    rows = {(r["path"], r["mode"]): r for r in saved["rows"]}
+    fused = sweep.fused_rnn_class() is not None
+    for path in ("rnn", "keras", "rnn_fit") + (("fused",) if fused else ()):
+        for mode in ("infer", "train"):
+            assert rows[(path, mode)]["median_ms"] > 0, (path, mode)
+    if not fused:
+        assert rows[("fused", "train")]["note"].startswith("skipped")
+
+    # MinGRU at I=4, H=5: kernel (4, 10) is its only 2-D weight -> 2*4*10 FLOPs per
+    # example-step; B*T = 6 example-steps; the training step counts 3x the forward.
+    assert rows[("rnn", "infer")]["gflop"] == pytest.approx(6 * 2 * 4 * 10 / 1e9)
+    assert rows[("rnn", "train")]["gflop"] == pytest.approx(3 * 6 * 2 * 4 * 10 / 1e9)
+    # Keras GRU reference: kernel (4, 15) and recurrent_kernel (5, 15).
+    assert rows[("keras", "infer")]["gflop"] == pytest.approx(6 * 2 * (4 * 15 + 5 * 15) / 1e9)
+
+    ratio = next(e for e in saved["ratios"] if e["mode"] == "train")
+    assert ratio["rnn_vs_keras"] == pytest.approx(
+        rows[("keras", "train")]["median_ms"] / rows[("rnn", "train")]["median_ms"])
+
+    with open(csv_path, newline="") as f:
+        lines = [line for line in f if not line.startswith("#")]
+    table = list(csv.DictReader(lines))
+    assert len(table) == len(saved["rows"]) and set(table[0]) == set(sweep.CSV_FIELDS)
+
+
+def test_fused_rows_skipped_with_a_message_without_fused_rnn(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "fused_rnn_class", lambda: None)
+    out = io.StringIO()
+    args = ["--cells", "MinGRUCell", "--design", "center", "--center", "1", "2", "3", "3",
+            "--paths", "fused",
+            "--no-points", "--matmul-size", "16", "--out", str(tmp_path)]
+    result, _ = sweep.main(args, out=out)
+    assert "FusedRNN is not available" in out.getvalue()
+    assert [r["note"] for r in result["rows"]] == ["skipped: no rnncells.FusedRNN"] * 2
+
+
+def test_named_summary_ratios_from_rows():
+    def row(point, path, mode, ms, timesteps=100, mem=None):
+        return dict(point=point, cell="c", path=path, mode=mode, batch=1,
+                    timesteps=timesteps, input=1, units=1, median_ms=ms, peak_mem_mb=mem)
+
+    rows = [row("ln_lstm_ref", "rnn", "train", 30.0), row("ln_lstm_ref", "fused", "train", 10.0),
+            row("ln_lstm_ref", "keras", "train", 15.0),
+            row("t_growth", "fused", "train", 10.0, 100, 5.0),
+            row("t_growth", "fused", "train", 70.0, 800, 45.0)]
+    summary = sweep.named_summary(rows)
+    assert summary["ln_lstm_fused_vs_rnn (target >= 2)"] == pytest.approx(3.0)
+    assert summary["ln_lstm_fused_vs_keras_lstm (target >= 1)"] == pytest.approx(1.5)
+    assert summary["t_growth_fused_T100_to_T800_time (target <= 9)"] == pytest.approx(7.0)
+    assert summary["t_growth_fused_T100_to_T800_peak_memory (target <= 9)"] == pytest.approx(9.0)
+    assert summary["ln_lstm_fused_fit_vs_rnn_fit (target >= 1.5)"] is None
+
+
+def test_unknown_cell_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="--cells.*NoSuchCell"):
+        sweep.main(["--cells", "NoSuchCell", "--out", str(tmp_path)], out=io.StringIO())
+
+
+def test_plot_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    entry = dict(point="sweep", cell="MinGRUCell", mode="train", input=8, units=8)
+    ratios = [{**entry, "batch": 4, "timesteps": t, "fused_vs_rnn": 1.0 + t / 10}
+              for t in (5, 10, 20)]
+    ratios += [{**entry, "batch": b, "timesteps": 10, "fused_vs_rnn": 2.0} for b in (1, 16)]
+    result = {"arguments": {"center": [4, 10, 8, 8]}, "ratios": ratios,
+              "machine": {"cpu": "x", "cores": 2, "gpus": [], "tensorflow": "2"}}
+    assert plot.series(result, "fused_vs_rnn", "timesteps") == {
+        ("MinGRUCell", "train"): [(5, 1.5), (10, 2.0), (20, 3.0)]}
+    assert len(plot.series(result, "fused_vs_rnn", "batch")[("MinGRUCell", "train")]) == 3
+    out = tmp_path / "speedup.png"
+    assert plot.plot(result, out) == 2
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
