@@ -17,6 +17,7 @@ from rnncells.cells.minimal import MinGRUCell, MinLSTMCell  # noqa: E402
 from rnncells.cells.nas import NASCell  # noqa: E402
 from rnncells.cells.peephole import PeepholeLSTMCell  # noqa: E402
 from rnncells.cells.zoneout import Zoneout  # noqa: E402
+from rnncells.kernels.fused import FusedRNN  # noqa: E402
 from rnncells.layers.conv_gru import (  # noqa: E402
     ConvGRU1D,
     ConvGRU2D,
@@ -41,6 +42,7 @@ __all__ = [
     "ConvRNN",
     "ESNCell",
     "ESNRecurrentInitializer",
+    "FusedRNN",
     "IndRNNCell",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",

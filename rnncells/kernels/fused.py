@@ -1,0 +1,229 @@
+"""FusedRNN: `keras.layers.RNN` with a fast path for rnncells cells.
+
+The layer is a drop-in for `keras.layers.RNN` (it subclasses it and replaces only the inner
+loop, so arguments, outputs, masks, initial_state, stateful/reset_state, Bidirectional,
+get_config and `.keras` files behave as Keras's own). The inner loop takes one of four
+paths, chosen per layer:
+
+- "loop": an rnncells cell (the `project`/`recur` protocol). `cell.project` runs once on the
+  whole sequence (one batched matmul, norm, ...), then `rnncells.kernels.loop.run_loop`
+  drives `cell.recur` in a compiled while loop with a hand-written O(T) backward.
+- "scan": a cell whose recurrence is linear in the state (`scan_coefficients(projected) ->
+  (a, b)`, `h_t = a_t * h_{t-1} + b_t`, output h): `rnncells.kernels.scan.linear_scan`, a
+  parallel associative scan. Masked steps get a = 1, b = 0 (the state is kept).
+- "keras": `keras.layers.LSTMCell` / `GRUCell`: Keras's own `keras.layers.LSTM` / `GRU`
+  inner loop (cuDNN on a GPU), on the same cell and so the same weights.
+- "per_step": anything else (or `use_fused=False`, or `unroll=True`): exactly
+  `keras.layers.RNN`'s loop, one `cell(...)` call per step.
+
+The fused paths never re-derive a cell's equations: they only call `project`, `recur` and
+`scan_coefficients`, so weights move between `FusedRNN(cell)` and `keras.layers.RNN(cell)`
+unchanged (same names, shapes and order).
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from rnncells.cells.base import RecurrentCell
+from rnncells.kernels import loop as loop_kernels
+
+USE_FUSED = ("auto", True, False)
+PATHS = ("loop", "scan", "keras", "per_step")
+
+
+def why_not_fused(cell):
+    """None when `FusedRNN` can run `cell` on a fused path; otherwise a sentence saying why."""
+    if isinstance(cell, (keras.layers.LSTMCell, keras.layers.GRUCell)):
+        return None
+    if isinstance(cell, (list, tuple)) or isinstance(cell, keras.layers.StackedRNNCells):
+        return ("a stack of cells has no single project/recur split; use one FusedRNN layer "
+                "per cell")
+    if not isinstance(cell, RecurrentCell):
+        return (f"{type(cell).__name__} is not an rnncells RecurrentCell: it has no "
+                "project/recur split (the fused paths need `project` on the whole sequence "
+                "and `recur` per step)")
+    for method in ("project", "recur"):
+        if getattr(type(cell), method, None) is getattr(RecurrentCell, method):
+            return f"{type(cell).__name__} does not implement `{method}`"
+    return None
+
+
+def can_fuse(cell):
+    """Whether `FusedRNN(cell)` runs a fused path (see `why_not_fused` for the reason)."""
+    return why_not_fused(cell) is None
+
+
+def _scan_ready(cell):
+    """Whether the cell's recurrence can run as a parallel scan: scan_coefficients, one state
+    (the output), and the scan module importable."""
+    if not callable(getattr(cell, "scan_coefficients", None)):
+        return False
+    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+    if len(sizes) != 1:
+        return False
+    try:
+        from rnncells.kernels.scan import linear_scan  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@keras.saving.register_keras_serializable(package="rnncells")
+class FusedRNN(keras.layers.RNN):
+    """`keras.layers.RNN` that runs rnncells cells as one projection + a compiled loop.
+
+    Same arguments, outputs and behaviour as `keras.layers.RNN` (masks, `initial_state`,
+    `stateful` with `reset_state()`, `go_backwards`, `zero_output_for_mask`, Bidirectional,
+    serialization), and the same weights: `FusedRNN(cell).get_weights()` loads into
+    `keras.layers.RNN(cell)` and back. See the module docstring for the paths.
+
+    Args:
+        cell: an rnncells cell (fused), `keras.layers.LSTMCell`/`GRUCell` (Keras's
+            LSTM/GRU loop, cuDNN on GPU), or any Keras RNN cell (per-step loop).
+        return_sequences: return the whole output sequence (default False: the last output).
+        return_state: also return the final states (default False).
+        go_backwards: process the sequence backwards and return the reversed sequence
+            (default False).
+        stateful: keep the final states as the next batch's initial states (default False).
+        unroll: unroll the per-step loop (default False; forces the per-step path).
+        zero_output_for_mask: masked steps output zeros instead of repeating the previous
+            output (default False; Bidirectional sets it when returning sequences).
+        use_fused: "auto" (default: fused when `can_fuse(cell)`, else per-step), True (raise
+            a ValueError saying why when the fused path cannot run) or False (per-step).
+        jit: XLA for the loop: "auto" (default, `rnncells.kernels.loop.prefers_xla`: per
+            device and step shape), True or False.
+        **kwargs: `keras.layers.Layer` arguments (name, dtype, ...).
+
+    Call arguments:
+        sequences: (batch, timesteps, *features).
+        initial_state: list of state tensors (batch, *state_size), optional.
+        mask: boolean (batch, timesteps), optional (or from Keras masking).
+        training: bool, for dropout / normalization.
+
+    Example:
+        >>> layer = rnncells.FusedRNN(rnncells.LayerNormLSTMCell(16), return_sequences=True)
+        >>> layer(np.zeros((2, 5, 3), "float32")).shape
+        TensorShape([2, 5, 16])
+        >>> layer.fused_path
+        'loop'
+    """
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, zero_output_for_mask=False, use_fused="auto",
+                 jit="auto", **kwargs):
+        for name, value in (("use_fused", use_fused), ("jit", jit)):
+            if not (isinstance(value, bool) or value == "auto"):
+                raise ValueError(f"`{name}` must be one of {USE_FUSED}; received "
+                                 f"{name}={value!r}.")
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         zero_output_for_mask=zero_output_for_mask, **kwargs)
+        self.use_fused = use_fused
+        self.jit = jit
+        reason = self.why_not_fused()
+        if use_fused is True and reason is not None:
+            raise ValueError(
+                f"FusedRNN(use_fused=True) cannot run {type(self.cell).__name__} on a fused "
+                f"path: {reason}. Pass use_fused='auto' to fall back to the per-step loop.")
+        self.fused_path = self._choose_path(reason)
+        self._keras_rnn = None
+        if self.fused_path == "keras":
+            self._keras_rnn = self._make_keras_rnn()
+            self.supports_jit = self._keras_rnn.supports_jit
+
+    # ------------------------------------------------------------------ path choice
+    def why_not_fused(self):
+        """None when this layer runs a fused path, else why not (cell or layer settings)."""
+        reason = why_not_fused(self.cell)
+        if reason is None and self.unroll and not self._is_keras_cell():
+            reason = "unroll=True asks for keras.layers.RNN's unrolled per-step loop"
+        return reason
+
+    def _is_keras_cell(self):
+        return isinstance(self.cell, (keras.layers.LSTMCell, keras.layers.GRUCell))
+
+    def _choose_path(self, reason):
+        if self.use_fused is False or reason is not None:
+            return "per_step"
+        if self._is_keras_cell():
+            return "keras"
+        if _scan_ready(self.cell):
+            return "scan"
+        return "loop"
+
+    def _make_keras_rnn(self):
+        """Keras's LSTM/GRU layer driving THIS cell (its inner loop only; never built)."""
+        cell = self.cell
+        kwargs = dict(units=cell.units, activation=cell.activation,
+                      recurrent_activation=cell.recurrent_activation, use_bias=cell.use_bias,
+                      unroll=self.unroll)
+        if isinstance(cell, keras.layers.GRUCell):
+            layer = keras.layers.GRU(reset_after=cell.reset_after, **kwargs)
+        else:
+            layer = keras.layers.LSTM(**kwargs)
+        # Share the cell without Keras tracking it twice: the weights stay this layer's.
+        object.__setattr__(layer, "cell", cell)
+        return layer
+
+    # ------------------------------------------------------------------ the loop
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if self.fused_path == "per_step":
+            return super().inner_loop(sequences, initial_state, mask=mask, training=training)
+        if self.fused_path == "keras":
+            return self._keras_inner_loop(sequences, initial_state, mask, training)
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if sequences.dtype.is_floating and sequences.dtype != self.cell.compute_dtype:
+            sequences = ops.cast(sequences, self.cell.compute_dtype)
+        projected = self.cell.project(sequences, training=training)
+        if self.fused_path == "scan":
+            return self._scan(projected, initial_state, mask)
+        return loop_kernels.run_loop(
+            self.cell, projected, list(initial_state), mask=mask,
+            go_backwards=self.go_backwards, training=training,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask, jit=self.jit)
+
+    def _keras_inner_loop(self, sequences, initial_state, mask, training):
+        keras_rnn = self._keras_rnn
+        for name in ("return_sequences", "go_backwards", "unroll", "zero_output_for_mask",
+                     "stateful"):
+            setattr(keras_rnn, name, getattr(self, name))
+        result = keras_rnn.inner_loop(sequences, initial_state, mask=mask, training=training)
+        if not keras_rnn.supports_jit:  # cuDNN ran: its ops are not XLA-compatible.
+            self.supports_jit = False
+        return result
+
+    def _scan(self, projected, initial_state, mask):
+        from rnncells.kernels.scan import linear_scan
+
+        a, b = self.cell.scan_coefficients(projected)
+        h0 = tf.cast(initial_state[0], a.dtype)
+        if mask is not None:
+            step_mask = tf.reshape(tf.cast(mask, tf.bool),
+                                   tf.concat([tf.shape(mask), [1] * (len(a.shape) - 2)], 0))
+            a = tf.where(step_mask, a, tf.ones_like(a))
+            b = tf.where(step_mask, b, tf.zeros_like(b))
+        if self.go_backwards:
+            a, b = tf.reverse(a, [1]), tf.reverse(b, [1])
+            if mask is not None:
+                step_mask = tf.reverse(step_mask, [1])
+        states = linear_scan(a, b, h0)
+        outputs = states
+        if mask is not None:
+            # Keras: a masked step outputs zeros (zero_output_for_mask) or repeats the
+            # previous output, which is zeros before the first unmasked step.
+            keep = step_mask
+            if not self.zero_output_for_mask:
+                keep = tf.cumsum(tf.cast(step_mask, tf.int32), axis=1) > 0
+            outputs = tf.where(keep, states, tf.zeros_like(states))
+        outputs = tf.cast(outputs, self.cell.compute_dtype)
+        last_output = outputs[:, -1]
+        if not self.return_sequences:
+            outputs = last_output[:, None]
+        return last_output, outputs, [tf.cast(states[:, -1], self.cell.compute_dtype)]
+
+    def get_config(self):
+        config = {"use_fused": self.use_fused, "jit": self.jit}
+        return {**super().get_config(), **config}
