@@ -12,6 +12,7 @@ import math
 import numbers
 
 import keras
+import numpy as np
 from keras import constraints, initializers, ops, regularizers
 
 from rnncells import activations
@@ -30,12 +31,23 @@ def _non_negative(name, value):
     return float(value)
 
 
+def _inward(value, dtype, down):
+    """`value` rounded to `dtype` toward the inside of the bound (so the bound holds exactly
+    for the stored weights: float32(2**(1/T)) rounded to nearest can exceed 2**(1/T))."""
+    rounded = np.asarray(value, dtype)
+    if (down and float(rounded) > value) or (not down and float(rounded) < value):
+        rounded = np.nextafter(rounded, np.asarray(0.0 if down else np.inf, dtype))
+    return float(rounded)
+
+
 @keras_serializable
 class MagnitudeBound(keras.constraints.Constraint):
     """Keep each weight's magnitude in [min_abs, max_abs], keeping its sign.
 
     w -> sign(w) * clip(|w|, min_abs, max_abs), with sign(0) = +1 (so a zero weight becomes
-    +min_abs when min_abs > 0). Keras applies a constraint after every optimizer update.
+    +min_abs when min_abs > 0). The bounds are rounded inward to the weight's dtype (the
+    float32 nearest to 2**(1/1000) is above it), so the stored weights satisfy them exactly.
+    Keras applies a constraint after every optimizer update.
     `MagnitudeBound.for_timesteps(T)` is IndRNN's bound max_abs = 2**(1/T).
 
     Args:
@@ -66,10 +78,12 @@ class MagnitudeBound(keras.constraints.Constraint):
         return cls(max_abs=2.0 ** (1.0 / max_timesteps), min_abs=min_abs)
 
     def __call__(self, w):
-        magnitude = ops.clip(ops.abs(w), self.min_abs,
-                             math.inf if self.max_abs is None else self.max_abs)
+        dtype = keras.backend.standardize_dtype(w.dtype)
+        high = math.inf if self.max_abs is None else _inward(self.max_abs, dtype, down=True)
+        low = _inward(self.min_abs, dtype, down=False)
+        magnitude = ops.clip(ops.abs(w), low, high)
         sign = ops.where(w >= 0, ops.ones_like(w), -ops.ones_like(w))
-        return sign * ops.cast(magnitude, w.dtype)
+        return sign * ops.cast(magnitude, dtype)
 
     def get_config(self):
         return {"max_abs": self.max_abs, "min_abs": self.min_abs}

@@ -1,0 +1,389 @@
+"""IndRNNCell and MagnitudeBound: NumPy reference, the Jacobian bound, Keras contract.
+
+The bound: h_t = act(p_t + u * h_{t-1}) with p_t = x_t @ W + b, so
+dh_t/dh_{t-1} = diag(u * act'(pre_t)) and dh_T/dh_t = diag(prod_{k=t+1..T} u * act'(pre_k)).
+With |u| <= 2**(1/T) and |act'| <= 1 every element is at most 2**((T - t)/T) <= 2. The test
+computes that product from the recorded pre-activations (pre_k = p_k + u * h_{k-1}, both
+read back from the layer) in float64, after the formula is checked against autodiff once on a
+short sequence. A mutant that drops the constraint (|u| = 1.1) must fail the same check.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rnncells
+from rnncells.cells.indrnn import IndRNNCell, MagnitudeBound
+
+# ---------------------------------------------------------------------- NumPy reference
+
+
+def np_indrnn(x, w, activation, layer_norm=False, eps=1e-3):
+    """h' = act(LN(x @ W) * gamma + u * h + b), LN over the units (biased variance)."""
+    h = np.zeros((x.shape[0], w["kernel"].shape[1]))
+    outputs = []
+    for t in range(x.shape[1]):
+        p = x[:, t] @ w["kernel"]
+        if layer_norm:
+            p = (p - p.mean(-1, keepdims=True)) / np.sqrt(p.var(-1, keepdims=True) + eps)
+            p = p * w["kernel_norm_gamma"]
+        h = activation(p + w["recurrent_kernel"] * h + w["bias"])
+        outputs.append(h)
+    return np.stack(outputs, axis=1)
+
+
+NP_ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "tanh": np.tanh,
+    "leaky_relu": lambda z: np.where(z >= 0, z, 0.2 * z),  # Keras's default slope
+    "leaky_0.05": lambda z: np.where(z >= 0, z, 0.05 * z),
+}
+
+
+def _activation(name):
+    return rnncells.activations.LeakyReLU(0.05) if name == "leaky_0.05" else name
+
+
+def randomize(layer, rng):
+    for v in layer.weights:
+        value = rng.normal(size=v.shape) * 0.5
+        if "gamma" in v.path:
+            value = 1.0 + value
+        v.assign(value.astype("float32"))
+    return {v.name: v.numpy().astype("float64") for v in layer.weights}
+
+
+@pytest.mark.parametrize("activation", sorted(NP_ACTIVATIONS))
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_matches_numpy_reference(activation, layer_norm):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 5, 4)).astype("float32")
+    layer = keras.layers.RNN(IndRNNCell(6, activation=_activation(activation),
+                                        layer_norm=layer_norm), return_sequences=True)
+    layer.build(x.shape)
+    w = randomize(layer, rng)
+    expected = np_indrnn(x.astype("float64"), w, NP_ACTIVATIONS[activation], layer_norm)
+    np.testing.assert_allclose(layer(x), expected, atol=1e-5)
+
+
+# ---------------------------------------------------------------------- the Jacobian
+
+
+def activation_derivative(cell, pre):
+    """act'(pre) elementwise, by autodiff of the cell's own activation."""
+    pre = tf.constant(np.clip(pre, -1e30, 1e30), tf.float32)  # a diverging mutant overflows
+    with tf.GradientTape() as tape:
+        tape.watch(pre)
+        y = cell.activation(pre)
+    return tape.gradient(y, pre).numpy().astype("float64")
+
+
+def jacobian_from_pre_activations(cell, projected, outputs):
+    """J[:, t] = diag of dh_T/dh_t for t = 0..T-1 (h_0 the initial state), float64.
+
+    pre_k = p_k + u * h_{k-1};  J[:, t] = prod_{k=t+1..T} u * act'(pre_k).
+    """
+    u = cell.recurrent_kernel.numpy().astype("float64")
+    outputs = np.asarray(outputs, "float64")
+    previous = np.concatenate([np.zeros_like(outputs[:, :1]), outputs[:, :-1]], axis=1)
+    pre = np.asarray(projected, "float64") + u * previous
+    factors = u * activation_derivative(cell, pre)
+    return np.cumprod(factors[:, ::-1], axis=1)[:, ::-1]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "leaky_0.05"])
+def test_jacobian_formula_matches_autodiff_on_a_short_sequence(activation):
+    rng = np.random.default_rng(1)
+    batch, steps, units = 2, 6, 3
+    cell = IndRNNCell(units, activation=_activation(activation), max_timesteps=steps)
+    x = rng.normal(size=(batch, steps, 2)).astype("float32")
+    cell.build((None, 2))
+    cell.bias.assign(np.full(units, 0.3, "float32"))  # keep most relu units active
+    with tf.GradientTape(persistent=True) as tape:
+        h = tf.constant(rng.normal(size=(batch, units)) ** 2, tf.float32)
+        tape.watch(h)
+        states, outputs = [h], []
+        for t in range(steps):
+            h, _ = cell(x[:, t], [h])
+            states.append(h)
+            outputs.append(h)
+    projected = cell.project(x)
+    # The formula starts from h_0 = 0; here h_0 is given, so prepend it to the outputs.
+    outputs = np.stack([states[0]] + outputs, axis=1)
+    u = cell.recurrent_kernel.numpy().astype("float64")
+    pre = np.asarray(projected, "float64") + u * outputs[:, :-1]
+    factors = u * activation_derivative(cell, pre)
+    formula = np.cumprod(factors[:, ::-1], axis=1)[:, ::-1]
+    for t in range(steps):
+        autodiff = tape.batch_jacobian(states[-1], states[t]).numpy()
+        np.testing.assert_allclose(autodiff - np.eye(units) * autodiff, 0.0, atol=0)
+        np.testing.assert_allclose(np.diagonal(autodiff, axis1=1, axis2=2), formula[:, t],
+                                   rtol=1e-5, atol=1e-7)
+    # And the helper reading pre-activations back from the outputs agrees (h_0 = 0 case).
+    seq = keras.layers.RNN(cell, return_sequences=True)(x)
+    with tf.GradientTape(persistent=True) as tape:
+        h = tf.zeros((batch, units))
+        tape.watch(h)
+        states = [h]
+        for t in range(steps):
+            h, _ = cell(x[:, t], [h])
+            states.append(h)
+    helper = jacobian_from_pre_activations(cell, projected, seq)
+    for t in range(steps):
+        autodiff = tape.batch_jacobian(states[-1], states[t]).numpy()
+        np.testing.assert_allclose(np.diagonal(autodiff, axis1=1, axis2=2), helper[:, t],
+                                   rtol=1e-5, atol=1e-7)
+
+
+T, BATCH, FEATURES, UNITS = 1000, 2, 3, 4
+
+
+class MutantIndRNNCell(IndRNNCell):
+    """Deliberately broken: accepts max_timesteps but never applies the bound to u."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recurrent_constraint = None
+
+
+class BoundHarness:
+    """One compiled forward/backward over T = 1000 steps, reused by every example."""
+
+    def __init__(self, cell):
+        self.cell = cell
+        self.layer = keras.layers.RNN(cell, return_sequences=True)
+        self.layer.build((BATCH, T, FEATURES))
+        self.optimizer = keras.optimizers.SGD(0.1)
+        self.optimizer.build(self.layer.trainable_variables)
+        self.run = tf.function(self._run)
+
+    def _run(self, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = self.layer(x)
+            loss = tf.reduce_sum(outputs[:, -1])
+        variables = self.layer.trainable_variables
+        grads = tape.gradient(loss, [*variables, x])
+        return outputs, self.cell.project(x), grads
+
+    def check(self, u_raw, seed, learning_rate, scale):
+        """Assign u, apply one SGD step (Keras then applies the constraint), measure.
+
+        Returns (max |dh_T/dh_t| over all t and units, whether every gradient is finite).
+        """
+        rng = np.random.default_rng(seed)
+        variables = self.layer.trainable_variables
+        self.cell.recurrent_kernel.assign(np.asarray(u_raw, "float32"))
+        self.cell.bias.assign(np.abs(rng.normal(size=UNITS)).astype("float32"))
+        x = tf.constant(rng.normal(size=(BATCH, T, FEATURES)) * scale, tf.float32)
+        _, _, grads = self.run(x)
+        grads = [tf.where(tf.math.is_finite(g), g, 0.0) for g in grads[:-1]]
+        self.optimizer.learning_rate = learning_rate
+        self.optimizer.apply(grads, variables)
+        x = tf.constant(rng.normal(size=(BATCH, T, FEATURES)) * scale, tf.float32)
+        outputs, projected, grads = self.run(x)
+        jacobian = jacobian_from_pre_activations(self.cell, projected, outputs)
+        finite = all(np.all(np.isfinite(g.numpy())) for g in grads)
+        return float(np.max(np.abs(jacobian))), finite
+
+
+# MagnitudeBound rounds 2**(1/T) down to float32, so prod |u| <= 2 holds for the stored
+# weights; the products are taken in float64 (1000 roundings of 1.1e-16 each): slack 1e-12.
+JACOBIAN_BOUND = 2.0 * (1 + 1e-12)
+
+
+@pytest.fixture(scope="module")
+def bounded_harness():
+    keras.utils.set_random_seed(0)
+    return BoundHarness(IndRNNCell(UNITS, max_timesteps=T))
+
+
+@settings(max_examples=6)
+@given(u_raw=st.lists(st.floats(-3.0, 3.0), min_size=UNITS, max_size=UNITS),
+       seed=st.integers(0, 2**16), learning_rate=st.sampled_from([0.01, 0.1, 1.0]),
+       scale=st.sampled_from([0.1, 1.0, 3.0]))
+def test_bound_keeps_the_jacobian_at_most_two_over_max_timesteps(bounded_harness, u_raw, seed,
+                                                                 learning_rate, scale):
+    largest, finite = bounded_harness.check(u_raw, seed, learning_rate, scale)
+    u = bounded_harness.cell.recurrent_kernel.numpy().astype("float64")
+    assert np.all(np.abs(u) <= 2 ** (1 / T))
+    assert largest <= JACOBIAN_BOUND
+    assert finite
+
+
+def test_the_bound_check_fails_for_an_unconstrained_mutant():
+    keras.utils.set_random_seed(0)
+    mutant = BoundHarness(MutantIndRNNCell(UNITS, max_timesteps=T))
+    largest, finite = mutant.check([1.1] * UNITS, seed=3, learning_rate=0.1, scale=1.0)
+    assert not (largest <= JACOBIAN_BOUND and finite)
+    assert largest > JACOBIAN_BOUND
+
+
+# ---------------------------------------------------------------------- MagnitudeBound
+
+
+def test_magnitude_bound_clips_magnitudes_and_keeps_signs():
+    bound = MagnitudeBound(max_abs=1.5, min_abs=0.5)
+    w = np.array([-3.0, -1.0, -0.1, 0.0, 0.2, 1.0, 2.0], "float32")
+    expected = np.sign(w + (w == 0)) * np.clip(np.abs(w), 0.5, 1.5)
+    np.testing.assert_allclose(bound(w), expected)
+    assert MagnitudeBound.for_timesteps(1000).max_abs == 2 ** (1 / 1000)
+    # Bounds rounded inward to the weight's dtype: float32(2**(1/1000)) is above the bound.
+    assert float(np.float32(2 ** (1 / 1000))) > 2 ** (1 / 1000)
+    clipped = MagnitudeBound.for_timesteps(1000)(np.array([5.0, -5.0], "float32"))
+    assert np.all(np.abs(np.asarray(clipped, "float64")) <= 2 ** (1 / 1000))
+    assert np.all(np.abs(np.asarray(clipped, "float64")) ** 1000 <= 2.0)
+    restored = keras.constraints.deserialize(keras.constraints.serialize(bound))
+    assert isinstance(restored, MagnitudeBound) and restored.get_config() == bound.get_config()
+    np.testing.assert_allclose(MagnitudeBound()(w), w)  # no bounds: identity
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"max_abs": 0}, r"`max_abs`.*max_abs=0"),
+    ({"min_abs": -1}, r"`min_abs`.*min_abs=-1"),
+    ({"max_abs": 1.0, "min_abs": 2.0}, r"`min_abs`.*\[0, max_abs=1.0\].*min_abs=2.0"),
+])
+def test_magnitude_bound_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MagnitudeBound(**kwargs)
+
+
+def test_constraint_is_applied_after_an_optimizer_step_and_at_initialization():
+    cell = IndRNNCell(64, max_timesteps=10, recurrent_min_abs=0.5,
+                      recurrent_initializer=keras.initializers.RandomUniform(-3.0, 3.0))
+    cell.build((None, 2))
+    u = cell.recurrent_kernel.numpy()
+    high = np.float32(2 ** (1 / 10))
+    assert np.all((np.abs(u) >= 0.5) & (np.abs(u) <= high))
+    assert np.any(u < 0) and np.any(np.isclose(np.abs(u), high))  # clipped, sign kept
+    optimizer = keras.optimizers.SGD(1.0)
+    optimizer.apply([np.full(64, -5.0, "float32")], [cell.recurrent_kernel])
+    u = cell.recurrent_kernel.numpy()
+    np.testing.assert_allclose(np.abs(u), high)  # every |u| pushed past the bound, clipped
+
+
+def test_paper_initialization_of_the_recurrent_weights():
+    cell = IndRNNCell(2000, max_timesteps=100)
+    cell.build((None, 3))
+    u = cell.recurrent_kernel.numpy()
+    high = 2 ** (1 / 100)
+    # Uniform in [0, 2**(1/T)]: the range is covered and the mean is half the bound.
+    assert u.min() >= 0 and u.max() <= np.float32(high)
+    assert u.min() < 0.01 * high and u.max() > 0.99 * high
+    assert abs(u.mean() - high / 2) < 0.05 * high
+    last_layer = IndRNNCell(2000, max_timesteps=100, recurrent_min_abs=0.5 ** (1 / 100))
+    last_layer.build((None, 3))
+    u = last_layer.recurrent_kernel.numpy()
+    assert u.min() >= np.float32(0.5 ** (1 / 100)) and u.max() <= np.float32(high)
+    unbounded = IndRNNCell(500)
+    unbounded.build((None, 3))
+    assert unbounded.recurrent_constraint is None
+    assert 0 <= unbounded.recurrent_kernel.numpy().min() <= unbounded.recurrent_kernel.numpy(
+    ).max() <= 1
+
+
+# ---------------------------------------------------------------------- Keras contract
+
+
+def test_weights_shapes_and_config_round_trip():
+    cell = IndRNNCell(5, activation=rnncells.activations.LeakyReLU(0.05), max_timesteps=50,
+                      recurrent_min_abs=0.1, layer_norm=True)
+    layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    outputs, state = layer(x)
+    assert outputs.shape == (2, 4, 5) and state.shape == (2, 5)
+    assert [(v.name, tuple(v.shape)) for v in cell.weights] == [
+        ("kernel", (3, 5)), ("recurrent_kernel", (5,)), ("bias", (5,)),
+        ("kernel_norm_gamma", (5,))]
+    config = cell.get_config()
+    assert config["recurrent_constraint"] is None  # the bound is rebuilt from max_timesteps
+    clone = IndRNNCell.from_config(config)
+    assert clone.get_config() == config
+    assert clone.recurrent_constraint.get_config() == cell.recurrent_constraint.get_config()
+    assert clone.activation == rnncells.activations.LeakyReLU(0.05)
+    layer2 = keras.layers.RNN(clone, return_sequences=True, return_state=True)
+    layer2.build(x.shape)
+    layer2.set_weights(layer.get_weights())
+    np.testing.assert_allclose(layer2(x)[0], outputs, atol=1e-6)
+    plain = IndRNNCell(3, use_bias=False)
+    plain.build((None, 2))
+    assert len(plain.weights) == 2
+
+
+def test_keras_save_load_and_training_step(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 6, 3)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    model = keras.Sequential([
+        keras.Input((6, 3)),
+        keras.layers.RNN(IndRNNCell(8, max_timesteps=6, layer_norm=True)),
+        keras.layers.Dense(1),
+    ])
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    before = [w.numpy().copy() for w in model.weights]
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert all(not np.allclose(b, w.numpy()) for b, w in zip(before, model.weights))
+    u = model.layers[0].cell.recurrent_kernel.numpy()
+    assert np.all(np.abs(u) <= np.float32(2 ** (1 / 6)))
+    path = tmp_path / "indrnn.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+    assert loaded.layers[0].cell.max_timesteps == 6
+
+
+def test_mixed_float16():
+    x = np.random.default_rng(2).normal(size=(2, 5, 3)).astype("float32")
+    reference = keras.layers.RNN(IndRNNCell(4, layer_norm=True, activation="tanh"))
+    expected = reference(x)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    layer = keras.layers.RNN(IndRNNCell(4, layer_norm=True, activation="tanh"))
+    layer.build(x.shape)
+    layer.set_weights(reference.get_weights())
+    out = layer(x)
+    assert out.dtype == "float16" and all(w.dtype == "float32" for w in layer.weights)
+    np.testing.assert_allclose(np.asarray(out, "float32"), expected, atol=1e-2)
+
+
+def test_masked_steps_leave_the_state_unchanged():
+    x = np.random.default_rng(3).normal(size=(2, 5, 3)).astype("float32")
+    mask = np.array([[True, False, True, False, True], [True, True, True, True, False]])
+    cell = IndRNNCell(4, activation="tanh")
+    _, state = keras.layers.RNN(cell, return_state=True)(x, mask=mask)
+    kept = keras.layers.RNN(cell)
+    np.testing.assert_allclose(state[:1], kept(x[:1, [0, 2, 4]]), atol=1e-6)
+    np.testing.assert_allclose(state[1:], kept(x[1:, :4]), atol=1e-6)
+
+
+def test_dropout_only_when_training():
+    x = np.random.default_rng(4).normal(size=(2, 5, 3)).astype("float32")
+    layer = keras.layers.RNN(IndRNNCell(4, dropout=0.5, recurrent_dropout=0.5, seed=1))
+    inference = np.asarray(layer(x))
+    np.testing.assert_allclose(layer(x, training=False), inference)
+    assert not np.allclose(layer(x, training=True), inference)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"units": 0}, r"`units`.*units=0"),
+    ({"max_timesteps": 0}, r"`max_timesteps`.*max_timesteps=0"),
+    ({"max_timesteps": 1.5}, r"`max_timesteps`.*max_timesteps=1.5"),
+    ({"recurrent_min_abs": -0.1}, r"`recurrent_min_abs`.*recurrent_min_abs=-0.1"),
+    ({"recurrent_min_abs": 1.5}, r"`recurrent_min_abs`.*recurrent_min_abs=1.5"),
+    ({"max_timesteps": 10, "recurrent_constraint": "non_neg"},
+     r"`recurrent_constraint`.*expected None.*max_timesteps=10"),
+    ({"activation": "no_such_activation"}, r"Unknown activation 'no_such_activation'"),
+    ({"dropout": -0.1}, r"`dropout`.*dropout=-0.1"),
+])
+def test_bad_arguments_raise_value_errors_naming_them(kwargs, match):
+    arguments = {"units": 4, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        IndRNNCell(**arguments)
+
+
+def test_bad_input_rank():
+    with pytest.raises(ValueError, match=r"rank 2 per step.*\(2, 4, 3\)"):
+        keras.layers.RNN(IndRNNCell(4))(np.zeros((2, 5, 4, 3), "float32"))
