@@ -176,13 +176,19 @@ class FusedRNN(keras.layers.RNN):
             mask = mask[0]
         if sequences.dtype.is_floating and sequences.dtype != self.cell.compute_dtype:
             sequences = ops.cast(sequences, self.cell.compute_dtype)
+        if self.go_backwards:
+            # Reverse before `project`: position t of the projected sequence is then
+            # processing step t (what cells with per-step statistics expect), and the
+            # outputs come out in processing order, as Keras returns them.
+            sequences = tf.reverse(sequences, [1])
+            if mask is not None:
+                mask = tf.reverse(mask, [1])
         projected = self.cell.project(sequences, training=training)
         if self.fused_path == "scan":
             return self._scan(projected, initial_state, mask)
         return loop_kernels.run_loop(
-            self.cell, projected, list(initial_state), mask=mask,
-            go_backwards=self.go_backwards, training=training,
-            return_sequences=self.return_sequences,
+            self.cell, projected, list(initial_state), mask=mask, go_backwards=False,
+            training=training, return_sequences=self.return_sequences,
             zero_output_for_mask=self.zero_output_for_mask, jit=self.jit)
 
     def _keras_inner_loop(self, sequences, initial_state, mask, training):
@@ -196,6 +202,7 @@ class FusedRNN(keras.layers.RNN):
         return result
 
     def _scan(self, projected, initial_state, mask):
+        """h_t = a_t * h_{t-1} + b_t as a parallel scan (time already in processing order)."""
         from rnncells.kernels.scan import linear_scan
 
         a, b = self.cell.scan_coefficients(projected)
@@ -205,10 +212,6 @@ class FusedRNN(keras.layers.RNN):
                                    tf.concat([tf.shape(mask), [1] * (len(a.shape) - 2)], 0))
             a = tf.where(step_mask, a, tf.ones_like(a))
             b = tf.where(step_mask, b, tf.zeros_like(b))
-        if self.go_backwards:
-            a, b = tf.reverse(a, [1]), tf.reverse(b, [1])
-            if mask is not None:
-                step_mask = tf.reverse(step_mask, [1])
         states = linear_scan(a, b, h0)
         outputs = states
         if mask is not None:
