@@ -408,6 +408,10 @@ class ConvLSTMCell(ConvRecurrentCell):
         training: bool, enables dropout.
     Returns: (h', [h', c']).
 
+    In a functional or Sequential model wrap the cell in `rnncells.ConvRNN` (or use
+    `rnncells.ConvLSTM2D`, ...): `keras.layers.RNN` computes symbolic output shapes for flat
+    states only, so it runs a convolutional cell on tensors but not on `keras.Input`.
+
     Example:
         >>> cell = rnncells.ConvLSTMCell(2, filters=4, kernel_size=3, padding="same")
         >>> keras.layers.RNN(cell)(np.zeros((2, 5, 8, 8, 3), "float32")).shape

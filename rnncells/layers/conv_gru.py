@@ -69,7 +69,6 @@ class _ConvSequence(ConvRNN):
     def __init__(self, filters, kernel_size, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, **kwargs):
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_KWARGS if k in kwargs}
-        kwargs.pop("rank", None)
         cell = self.cell_class(self.rank, filters, kernel_size,
                                dtype=layer_kwargs.get("dtype"),
                                name=f"{self.cell_class.__name__.lower()}", **kwargs)

@@ -477,3 +477,40 @@ def test_input_too_small_for_the_kernel_and_wrong_feature_shape():
         cell.project(np.zeros((2, 6, 6, 3), "float32"))
     with pytest.raises(ValueError, match=r"spatial and channel dimensions.*known"):
         ConvGRUCell(2, 4, 3).build((None, None, 6, 2))
+
+
+# ---------------------------------------------------------------------- FusedRNN
+
+
+@pytest.mark.parametrize("cls,kwargs", [
+    (ConvGRUCell, {"normalization": "group", "groups": 3}),
+    (ConvLSTMCell, {"data_format": "channels_first"}),
+])
+def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch, cls, kwargs):
+    """FusedRNN projects the whole sequence (one conv) and loops over `recur` only."""
+    import tensorflow as tf
+
+    from rnncells.kernels import loop
+    from rnncells.kernels.fused import FusedRNN
+
+    calls = []
+    run_loop = loop.run_loop
+    monkeypatch.setattr(loop, "run_loop", lambda *a, **k: calls.append(a[1].shape) or run_loop(
+        *a, **k))
+    rng = np.random.default_rng(10)
+    x = sequence(rng, 2, 4, (5, 5), 2)
+    if kwargs.get("data_format") == "channels_first":
+        x = to_channels_first(x)
+    mask = np.array([[True, True, False, True], [True, True, True, True]])
+    cell = cls(2, 3, 3, padding="same", **kwargs)
+    fused = FusedRNN(cell, return_sequences=True)
+    plain = keras.layers.RNN(cell, return_sequences=True)
+    x = tf.constant(x)
+    with tf.GradientTape(persistent=True) as tape:
+        a, b = fused(x, mask=mask), plain(x, mask=mask)
+        loss_a, loss_b = tf.reduce_sum(a ** 2), tf.reduce_sum(b ** 2)
+    assert fused.fused_path == "loop" and calls and calls[0][:2] == (2, 4)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    for ga, gb in zip(tape.gradient(loss_a, cell.trainable_variables),
+                      tape.gradient(loss_b, cell.trainable_variables)):
+        np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-4)

@@ -94,6 +94,26 @@ def jacobian_from_pre_activations(cell, projected, outputs):
     return np.cumprod(factors[:, ::-1], axis=1)[:, ::-1]
 
 
+def autodiff_jacobians(cell, x, h0):
+    """[dh_T/dh_t for t = 0..T] by autodiff of the cell stepped by hand, each (B, U, U).
+
+    Row j of every dh_T/dh_t comes from one gradient of h_T[:, j] (summed over the batch,
+    whose rows are independent) with respect to all the intermediate states at once.
+    """
+    units = cell.units
+    with tf.GradientTape(persistent=True) as tape:
+        h = tf.constant(h0, tf.float32)
+        tape.watch(h)
+        states = [h]
+        for t in range(x.shape[1]):
+            h, _ = cell(x[:, t], [h])
+            states.append(h)
+        rows = [tf.reduce_sum(states[-1][:, j]) for j in range(units)]
+    per_row = [tape.gradient(row, states[:-1]) for row in rows]  # [j][t] -> (B, U)
+    return np.stack([np.stack([per_row[j][t].numpy() for j in range(units)], axis=1)
+                     for t in range(x.shape[1])], axis=1)  # (B, T, U_out, U_in)
+
+
 @pytest.mark.parametrize("activation", ["relu", "tanh", "leaky_0.05"])
 def test_jacobian_formula_matches_autodiff_on_a_short_sequence(activation):
     rng = np.random.default_rng(1)
@@ -102,40 +122,28 @@ def test_jacobian_formula_matches_autodiff_on_a_short_sequence(activation):
     x = rng.normal(size=(batch, steps, 2)).astype("float32")
     cell.build((None, 2))
     cell.bias.assign(np.full(units, 0.3, "float32"))  # keep most relu units active
-    with tf.GradientTape(persistent=True) as tape:
-        h = tf.constant(rng.normal(size=(batch, units)) ** 2, tf.float32)
-        tape.watch(h)
-        states, outputs = [h], []
-        for t in range(steps):
-            h, _ = cell(x[:, t], [h])
-            states.append(h)
-            outputs.append(h)
     projected = cell.project(x)
-    # The formula starts from h_0 = 0; here h_0 is given, so prepend it to the outputs.
-    outputs = np.stack([states[0]] + outputs, axis=1)
     u = cell.recurrent_kernel.numpy().astype("float64")
-    pre = np.asarray(projected, "float64") + u * outputs[:, :-1]
+    eye = np.eye(units)
+    # From a given h_0: pre_k = p_k + u * h_{k-1} with the states stepped by hand.
+    h0 = (rng.normal(size=(batch, units)) ** 2).astype("float32")
+    autodiff = autodiff_jacobians(cell, x, h0)
+    np.testing.assert_array_equal(autodiff * (1 - eye), 0.0)  # diagonal
+    hs = [h0]
+    for t in range(steps):
+        hs.append(np.asarray(cell(x[:, t], [hs[-1]])[0]))
+    pre = np.asarray(projected, "float64") + u * np.stack(hs[:-1], axis=1)
     factors = u * activation_derivative(cell, pre)
     formula = np.cumprod(factors[:, ::-1], axis=1)[:, ::-1]
-    for t in range(steps):
-        autodiff = tape.batch_jacobian(states[-1], states[t]).numpy()
-        np.testing.assert_allclose(autodiff - np.eye(units) * autodiff, 0.0, atol=0)
-        np.testing.assert_allclose(np.diagonal(autodiff, axis1=1, axis2=2), formula[:, t],
-                                   rtol=1e-5, atol=1e-7)
-    # And the helper reading pre-activations back from the outputs agrees (h_0 = 0 case).
-    seq = keras.layers.RNN(cell, return_sequences=True)(x)
-    with tf.GradientTape(persistent=True) as tape:
-        h = tf.zeros((batch, units))
-        tape.watch(h)
-        states = [h]
-        for t in range(steps):
-            h, _ = cell(x[:, t], [h])
-            states.append(h)
-    helper = jacobian_from_pre_activations(cell, projected, seq)
-    for t in range(steps):
-        autodiff = tape.batch_jacobian(states[-1], states[t]).numpy()
-        np.testing.assert_allclose(np.diagonal(autodiff, axis1=1, axis2=2), helper[:, t],
-                                   rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.diagonal(autodiff, axis1=2, axis2=3), formula,
+                               rtol=1e-5, atol=1e-7)
+    # The helper used at T = 1000 reads the pre-activations back from the layer's outputs
+    # (h_0 = 0): the same numbers as autodiff.
+    outputs = keras.layers.RNN(cell, return_sequences=True)(x)
+    autodiff = autodiff_jacobians(cell, x, np.zeros((batch, units), "float32"))
+    np.testing.assert_allclose(np.diagonal(autodiff, axis1=2, axis2=3),
+                               jacobian_from_pre_activations(cell, projected, outputs),
+                               rtol=1e-5, atol=1e-7)
 
 
 T, BATCH, FEATURES, UNITS = 1000, 2, 3, 4
@@ -387,3 +395,24 @@ def test_bad_arguments_raise_value_errors_naming_them(kwargs, match):
 def test_bad_input_rank():
     with pytest.raises(ValueError, match=r"rank 2 per step.*\(2, 4, 3\)"):
         keras.layers.RNN(IndRNNCell(4))(np.zeros((2, 5, 4, 3), "float32"))
+
+
+def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch):
+    from rnncells.kernels import loop
+    from rnncells.kernels.fused import FusedRNN
+
+    calls = []
+    run_loop = loop.run_loop
+    monkeypatch.setattr(loop, "run_loop", lambda *a, **k: calls.append(1) or run_loop(*a, **k))
+    x = tf.constant(np.random.default_rng(5).normal(size=(3, 7, 2)).astype("float32"))
+    cell = IndRNNCell(4, max_timesteps=7, layer_norm=True)
+    fused = FusedRNN(cell, return_sequences=True)
+    plain = keras.layers.RNN(cell, return_sequences=True)
+    with tf.GradientTape(persistent=True) as tape:
+        a, b = fused(x), plain(x)
+        loss_a, loss_b = tf.reduce_sum(a ** 2), tf.reduce_sum(b ** 2)
+    assert fused.fused_path == "loop" and calls
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    for ga, gb in zip(tape.gradient(loss_a, cell.trainable_variables),
+                      tape.gradient(loss_b, cell.trainable_variables)):
+        np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-5)
