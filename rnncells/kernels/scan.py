@@ -31,8 +31,11 @@ Two schedules compute the same prefixes:
   ops; works with a dynamic T (a `tf.while_loop` over the doubling offset).
 "auto" picks "blelloch" when T is known when tracing, "hillis_steele" otherwise.
 
-Gradients flow by autodiff through these ops (the backward of a linear scan is itself a
-linear scan, and autodiff of the schedule is of the same depth).
+Gradients: the backward pass is written out (`tf.custom_gradient`): the adjoint of a linear
+recurrence is the same recurrence run in reverse with the coefficients shifted by one step,
+so it is one more scan of the same schedule, plus elementwise products (see
+`_scan_with_adjoint`). Autodiff of the schedule itself (slices, reshapes, concatenations)
+would cost several scans' worth of small ops.
 """
 
 import tensorflow as tf
@@ -73,27 +76,58 @@ def linear_scan(a, b, h0, reverse=False, algorithm="auto"):
     time_steps = a.shape[1]
     if time_steps == 0:
         return b
-    if reverse:
-        a, b = tf.reverse(a, [1]), tf.reverse(b, [1])
-    # Fold h0 into the first step so that h_t is the `b` part of the t-th prefix.
-    b = tf.concat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], axis=1)
     if algorithm == "auto":
         algorithm = "blelloch" if time_steps is not None else "hillis_steele"
-    if algorithm == "blelloch":
-        if time_steps is None:
-            raise ValueError(
-                "linear_scan(algorithm='blelloch') needs the number of time steps (axis 1 of "
-                f"`a`) to be known when tracing; received `a` of shape {tuple(a.shape)}. "
-                "Use algorithm='hillis_steele' or 'auto' for a dynamic T."
-            )
-        _, h = _blelloch(a, b)
-    elif time_steps is not None:
-        h = _hillis_steele_static(a, b, time_steps)
-    else:
-        h = _hillis_steele_dynamic(a, b)
+    if algorithm == "blelloch" and time_steps is None:
+        raise ValueError(
+            "linear_scan(algorithm='blelloch') needs the number of time steps (axis 1 of "
+            f"`a`) to be known when tracing; received `a` of shape {tuple(a.shape)}. "
+            "Use algorithm='hillis_steele' or 'auto' for a dynamic T."
+        )
+    if reverse:
+        a, b = tf.reverse(a, [1]), tf.reverse(b, [1])
+    h = _scan_with_adjoint(a, b, h0, algorithm)
     if reverse:
         h = tf.reverse(h, [1])
     return h
+
+
+def _scan_with_adjoint(a, b, h0, algorithm):
+    """The forward scan, with its backward written as one more scan (the adjoint).
+
+    For L(h), with g_t = dL/dh_t from above, the total derivative G_t = dL/dh_t through all
+    later steps obeys G_t = g_t + a_{t+1} * G_{t+1} (G_{T+1} = 0): a linear recurrence run
+    in reverse, so it is a scan too. Then dL/db_t = G_t, dL/da_t = G_t * h_{t-1} and
+    dL/dh0 = a_1 * G_1. This costs about one forward scan, where autodiff of the scan's
+    slices, reshapes and concatenations costs several.
+    """
+
+    @tf.custom_gradient
+    def scan(a, b, h0):
+        h = _forward_scan(a, b, h0, algorithm)
+
+        def grad(dh):
+            a_next = tf.concat([a[:, 1:], tf.zeros_like(a[:, :1])], axis=1)
+            total = tf.reverse(_forward_scan(tf.reverse(a_next, [1]), tf.reverse(dh, [1]),
+                                             tf.zeros_like(h0), algorithm), [1])
+            h_prev = tf.concat([h0[:, None], h[:, :-1]], axis=1)
+            return total * h_prev, total, a[:, 0] * total[:, 0]
+
+        return h, grad
+
+    return scan(a, b, h0)
+
+
+def _forward_scan(a, b, h0, algorithm):
+    """h_1..h_T of h_t = a_t h_{t-1} + b_t (time on axis 1) with the given schedule."""
+    # Fold h0 into the first step so that h_t is the `b` part of the t-th prefix.
+    b = tf.concat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], axis=1)
+    time_steps = a.shape[1]
+    if algorithm == "blelloch":
+        return _blelloch(a, b)[1]
+    if time_steps is not None:
+        return _hillis_steele_static(a, b, time_steps)
+    return _hillis_steele_dynamic(a, b)
 
 
 def sequential_scan(a, b, h0, reverse=False):
