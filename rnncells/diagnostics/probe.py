@@ -69,6 +69,13 @@ def _shapes(size):
             (s,) if isinstance(s, int) else tuple(s) for s in size]
 
 
+def _shape(size):
+    """A cell's `output_size` (int, TensorShape or tuple of ints) as one shape tuple."""
+    if isinstance(size, int):
+        return (size,)
+    return tuple(size.as_list()) if hasattr(size, "as_list") else tuple(size)
+
+
 class _ProbeCell(keras.layers.Layer):
     """Wraps a cell: input = [x_t flattened, delta_t per state]; state_t + delta_t -> cell."""
 
@@ -80,7 +87,7 @@ class _ProbeCell(keras.layers.Layer):
         self.state_sizes = [math.prod(s) for s in self.state_shapes]
         self.state_size = list(self.state_sizes)
         out = getattr(cell, "output_size", None)
-        self.output_shape_ = _shapes(out)[0] if out is not None else self.state_shapes[0]
+        self.output_shape_ = _shape(out) if out is not None else self.state_shapes[0]
         self.output_size = math.prod(self.output_shape_)
         self.input_width = math.prod(self.step_shape)
 
@@ -117,6 +124,8 @@ class SequenceProbe:
 
     def __init__(self, cell, step_shape):
         self.cell = cell
+        if not cell.built:  # conv cells know their state shape only once built
+            cell.build((None, *step_shape))
         self.wrapper = _ProbeCell(cell, step_shape)
         self.layer = keras.layers.RNN(self.wrapper, return_sequences=True,
                                       dtype=cell.dtype_policy)

@@ -1,0 +1,1 @@
+"""Gradient-health properties of every rnncells cell (see registry.py for the bounds)."""
