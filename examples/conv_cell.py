@@ -9,8 +9,10 @@ The cell (from a user report, issue 4): every step sees one row of an image, x_t
 
 With ReLU and a high learning rate it stopped learning: units whose pre-activation is
 negative for every input output 0 and get exactly zero gradient, so they never come back
-("dead" units), and the gradient reaching the first convolution vanishes. Leaky ReLU (or
-tanh) keeps a gradient for every unit.
+("dead" units), and the gradient reaching the first convolution vanishes. Leaky ReLU keeps a
+gradient for every unit at the same learning rate. tanh learns at a moderate learning rate
+(0.5); at 3.0 it saturates (|tanh| rounds to 1 in float32, whose derivative is exactly 0), the
+other way units stop learning.
 
 Built from rnncells parts: `RecurrentCell` (the project/recur protocol, dropout masks, input
 checks), `rnncells.activations` (`LeakyReLU` with a serializable slope), `ConvRNN` (the
@@ -18,9 +20,10 @@ checks), `rnncells.activations` (`LeakyReLU` with a serializable slope), `ConvRN
 depend on the state, so they live in `project` and run over all steps as one batched conv;
 only the 1x1 mixing conv is in the sequential `recur`.
 
-Run it: `python examples/conv_cell.py` trains it with relu, leaky_relu and tanh on a small
-synthetic task (which image column holds the brightest cumulative pixel) and prints the
-loss before/after and the fraction of dead units. Importable: `train(...)`, `dead_units(...)`.
+Run it: `python examples/conv_cell.py` trains it with relu, leaky_relu and tanh (200 SGD
+steps each) on a small synthetic task (which band of image columns holds the largest
+cumulative sum) and prints the loss before/after and the fraction of dead units.
+Importable: `train(...)`, `dead_units(...)`, `UserConvCell`.
 """
 
 import keras
@@ -197,9 +200,10 @@ def train(activation="relu", epochs=25, learning_rate=3.0, samples=128, batch_si
 
 
 def main():
-    for activation in ("relu", activations.LeakyReLU(0.1), "tanh"):
-        result = train(activation)
-        print(f"{str(activation):32s} steps {result['steps']:4d}  loss "
+    runs = (("relu", 3.0), (activations.LeakyReLU(0.1), 3.0), ("tanh", 0.5), ("tanh", 3.0))
+    for activation, learning_rate in runs:
+        result = train(activation, learning_rate=learning_rate)
+        print(f"{str(activation):30s} lr {learning_rate:3.1f}  steps {result['steps']:4d}  loss "
               f"{result['initial_loss']:.3f} -> {result['final_loss']:.3f}  dead units "
               f"{result['dead_before']:.0%} -> {result['dead_after']:.0%}")
 
