@@ -17,8 +17,10 @@ and `why`, the derivation. Two kinds of bounds appear, and each says which it is
   and a layer norm can amplify by at most 1/sqrt(eps) where its input has ~zero variance.
   The envelope is a T-independent constant stated with the largest value measured in a sweep
   (units 2 and 5, T in {2, 7, 60, 300}, input scales 1e-3..1e3, float32 and mixed_float16;
-  /tmp/sweep.py in the report): it is far below what exponential growth reaches over 300
-  steps (the x3 mutant reaches > 1e10), which is what the property is there to catch.
+  see the report of issue 6). It catches exponential growth (IndRNN with |u| = 1.5 reaches
+  1.5^99 > 1e17 in 100 steps), but a loose envelope (1000 for the layer-norm cells) would
+  not catch a mild, saturating blow-up like tanh SimpleRNN x3 (~9 at T = 100); the proofs
+  (SimpleRNN, IndRNN, minimal cells, ESN) do.
 
 `MEMORY_SPECS`: cells at an initialization that promises memory over T <= 300 steps, with
 (c) `memory_threshold(cell, x)` for ||d o_T / d s_0||_F and the input scales it holds for.
