@@ -5,6 +5,7 @@ from rnncells._backend import require_tensorflow_backend
 require_tensorflow_backend()
 
 from rnncells import activations, initializers  # noqa: E402
+from rnncells.cells.batch_norm import BatchNormGRUCell, BatchNormLSTMCell  # noqa: E402
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell  # noqa: E402
 from rnncells.cells.esn import ESNCell, ESNRecurrentInitializer  # noqa: E402
 from rnncells.cells.indrnn import IndRNNCell, MagnitudeBound  # noqa: E402
@@ -31,6 +32,8 @@ from rnncells.layers.conv_gru import (  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchNormGRUCell",
+    "BatchNormLSTMCell",
     "ConvGRU1D",
     "ConvGRU2D",
     "ConvGRU3D",

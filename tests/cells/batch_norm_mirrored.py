@@ -1,0 +1,81 @@
+"""Helper run in a subprocess by test_batch_norm_training.py (not a test module itself).
+
+Configures 2 logical CPU devices (must happen before TensorFlow runs any op), trains
+RNN(BatchNormLSTMCell(synchronized=True), unroll=True) for one epoch under MirroredStrategy
+and on one device from the same initial weights and global batches, and prints one JSON line
+with the largest differences.
+"""
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rnncells import BatchNormLSTMCell  # noqa: E402
+
+TIMESTEPS, FEATURES, UNITS = 4, 3, 4
+
+
+def make_model(unroll=True):
+    model = keras.Sequential([
+        keras.Input((TIMESTEPS, FEATURES)),
+        keras.layers.RNN(BatchNormLSTMCell(UNITS, synchronized=True, momentum=0.5,
+                                           max_steps=3), unroll=unroll),
+        keras.layers.Dense(2),
+    ])
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    return model
+
+
+def main():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, TIMESTEPS, FEATURES)).astype("float32")
+    y = rng.normal(size=(32, 2)).astype("float32")
+    keras.utils.set_random_seed(0)
+    single = make_model()
+    initial = single.get_weights()
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        mirrored = make_model()
+    mirrored.set_weights(initial)
+    single.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    mirrored.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+
+    def moving(model):
+        return [v.numpy() for v in model.layers[0].cell.non_trainable_weights]
+
+    weight_diff = max(np.abs(a - b).max() for a, b in zip(
+        [w.numpy() for w in single.trainable_weights],
+        [w.numpy() for w in mirrored.trainable_weights]))
+    moving_diff = max(np.abs(a - b).max() for a, b in zip(moving(single), moving(mirrored)))
+    changed = all(np.abs(m).max() > 0 for m in moving(single)[::2])
+
+    # Inside keras.layers.RNN's while loop TensorFlow forbids the all-reduce: a clear error.
+    with strategy.scope():
+        looped = keras.layers.RNN(BatchNormLSTMCell(UNITS, synchronized=True))
+        looped.build((None, TIMESTEPS, FEATURES))
+    message = ""
+    try:
+        strategy.run(tf.function(lambda v: looped(v, training=True)), args=(x[:4],))
+    except RuntimeError as err:
+        message = str(err)
+    print(json.dumps({
+        "replicas": strategy.num_replicas_in_sync,
+        "max_weight_difference": float(weight_diff),
+        "max_moving_statistics_difference": float(moving_diff),
+        "moving_statistics_changed": bool(changed),
+        "loop_error_mentions_unroll": "unroll=True" in message,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Batch-norm cells trained end to end: the user's scenario (inference independent of the
+batch), moving statistics vs the population, and MirroredStrategy (in a subprocess)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from rnncells import BatchNormLSTMCell
+from tests.cells.batch_norm_reference import NORMS, BatchNormReference
+from tests.cells.test_batch_norm import BatchStatisticsAtInference
+
+CLASSES, TIMESTEPS, FEATURES = 6, 12, 2
+
+
+def six_class_sequences(per_class, seed):
+    """Class c: channel 0 a sine of frequency 1 + c % 3 (phase jitter up to 0.5 rad),
+    channel 1 the level +-0.5 by c // 3; noise 0.3 on both. Ordered so every 6 consecutive
+    samples are one of each class."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(TIMESTEPS) / TIMESTEPS
+    labels = np.tile(np.arange(CLASSES), per_class)
+    phase = rng.uniform(0, 0.5, size=(len(labels), 1))
+    wave = np.sin(2 * np.pi * (1 + labels[:, None] % 3) * t + phase)
+    level = np.broadcast_to(np.where(labels // 3 == 0, 0.5, -0.5)[:, None], wave.shape)
+    x = np.stack([wave, level], axis=-1)
+    x = x + 0.3 * rng.normal(size=x.shape)
+    return x.astype("float32"), labels
+
+
+def classifier(cell):
+    model = keras.Sequential([keras.Input((TIMESTEPS, FEATURES)), keras.layers.RNN(cell),
+                              keras.layers.Dense(CLASSES, activation="softmax")])
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The user's set-up: batches of 6, one sample of each class, trained with model.fit.
+
+    Momentum 0.9: 240 updates in 4 epochs are too few for 0.99 to forget the early weights'
+    statistics (0.99^240 ~ 0.09 of the initial ones remain; test accuracy 0.72 vs 0.96)."""
+    keras.utils.set_random_seed(0)
+    x_train, y_train = six_class_sequences(60, seed=1)
+    x_test, y_test = six_class_sequences(30, seed=2)
+    model = classifier(BatchNormLSTMCell(8, momentum=0.9))
+    model.fit(x_train, y_train, batch_size=6, epochs=4, shuffle=False, verbose=0)
+    return model, x_test, y_test
+
+
+def batch_size_spread(model, x):
+    """Largest difference between predictions fed 1, 6 and 64 samples at a time."""
+    preds = [model.predict(x, batch_size=b, verbose=0) for b in (1, 6, 64)]
+    return max(np.abs(p - preds[0]).max() for p in preds[1:]), preds[0]
+
+
+def test_user_scenario_predictions_do_not_depend_on_the_batch(trained):
+    model, x_test, y_test = trained
+    spread, probs = batch_size_spread(model, x_test)
+    assert spread <= 1e-5
+    assert np.mean(np.argmax(probs, -1) == y_test) >= 0.9  # it learned (chance: 1/6)
+
+
+def test_user_scenario_fails_with_batch_statistics_at_inference(trained):
+    """The same check on a cell that normalizes with batch statistics at inference (same
+    weights) fails: the test can tell the pathology apart."""
+    model, x_test, _ = trained
+    mutant = classifier(BatchStatisticsAtInference(8, momentum=0.9))
+    mutant.set_weights(model.get_weights())
+    spread, _ = batch_size_spread(mutant, x_test)
+    assert spread > 1e-3
+
+
+def test_moving_statistics_match_population_after_training():
+    """Train with model.fit (3 epochs), then fit 25 more epochs at learning rate 0 (weights
+    fixed, as at the end of a decayed schedule, so the population is well defined; momentum
+    0.95 so 150 updates forget the training phase: 0.95^150 < 1e-3). The population statistics
+    of each step are those of the whole training set at that step in training mode (the NumPy
+    reference run on all 360 sequences as one batch, unbiased variance). Each step's moving
+    mean is within 5% of the population standard deviation of the population mean, and its
+    moving variance within 5% of the population variance (relative L2 norms over the units).
+    Step 0 of the recurrent term sees h = 0 (variance 0): its moving variance has decayed
+    to ~0 instead."""
+    keras.utils.set_random_seed(4)
+    x_train, y_train = six_class_sequences(60, seed=5)
+    cell = BatchNormLSTMCell(4, momentum=0.95, max_steps=TIMESTEPS + 2)
+    model = classifier(cell)
+    model.fit(x_train, y_train, batch_size=30, epochs=3, shuffle=False, verbose=0)
+    model.optimizer.learning_rate.assign(0.0)
+    repeats = 25  # 25 epochs of 6 batches of 60, as one call (less per-epoch overhead)
+    model.fit(np.tile(x_train, (repeats, 1, 1)), np.tile(y_train, repeats), batch_size=60,
+              epochs=1, shuffle=False, verbose=0)
+    weights = {w.name: w.numpy() for w in cell.weights}
+    reference = BatchNormReference("lstm", weights, cell.momentum, cell.epsilon, cell.max_steps)
+    reference.run(x_train, training=True)
+    for prefix in NORMS["lstm"]:
+        moving_mean = getattr(cell, f"{prefix}_moving_mean").numpy()
+        moving_variance = getattr(cell, f"{prefix}_moving_variance").numpy()
+        for t, values in enumerate(reference.records[prefix]):
+            mean, variance = values.mean(0), values.var(0, ddof=1)
+            if np.linalg.norm(variance) < 1e-12:  # recurrent term at step 0: h = 0
+                assert np.abs(moving_mean[t]).max() < 1e-6 and moving_variance[t].max() < 1e-3
+                continue
+            mean_error = np.linalg.norm(moving_mean[t] - mean) / np.linalg.norm(np.sqrt(variance))
+            var_error = np.linalg.norm(moving_variance[t] - variance) / np.linalg.norm(variance)
+            assert mean_error <= 0.05, (prefix, t, mean_error)
+            assert var_error <= 0.05, (prefix, t, var_error)
+    # steps never reached keep their initial values
+    np.testing.assert_array_equal(cell.kernel_norm_moving_variance.numpy()[TIMESTEPS:], 1.0)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_synchronized_matches_single_device():
+    """2 logical CPUs, synchronized=True: one epoch == one device on the same global batches
+    (weights and moving statistics, 1e-4). Runs in a fresh process: the logical devices must
+    be configured before TensorFlow runs any op."""
+    script = os.path.join(os.path.dirname(__file__), "batch_norm_mirrored.py")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, script], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=os.path.dirname(os.path.dirname(
+                              os.path.dirname(__file__))))
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert result["max_weight_difference"] <= 1e-4
+    assert result["max_moving_statistics_difference"] <= 1e-4
+    assert result["moving_statistics_changed"]
+    assert result["loop_error_mentions_unroll"]
