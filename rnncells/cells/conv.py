@@ -29,8 +29,8 @@ Statistics are computed in float32 (biased variance); `gamma` is per channel, th
 (the bias, added after the normalization, plays that role). `"layer"` is `"group"` with
 `groups=1`: one group per gate block, so each gate's pre-activation is standardized on its
 own (unlike `LayerNormLSTMCell`, whose dense layer norm spans all 4 * units at once).
-With gamma = 1 the normalization layer is exactly the math above; with `normalization=None`
-the cells are exactly Keras's ConvLSTM.
+With `normalization=None` (the default) there are no extra weights and ConvLSTMCell is
+exactly Keras's ConvLSTM.
 """
 
 import numbers

@@ -240,6 +240,27 @@ def test_project_of_a_sequence_equals_project_of_each_step(data_format):
     assert tuple(h.shape) == state_shape
 
 
+@pytest.mark.parametrize("normalization,groups", [("layer", None), ("group", 2)])
+def test_normalization_is_per_gate_block_and_scale_invariant(normalization, groups):
+    """Each gate block (or group) is standardized on its own: scaling the input, or the
+    kernel of one gate block, leaves the normalized projection unchanged."""
+    rng = np.random.default_rng(11)
+    # epsilon ~ 0 so that the scale invariance is exact (up to float32 rounding)
+    cell = ConvGRUCell(2, 4, 3, normalization=normalization, groups=groups, norm_epsilon=1e-9)
+    x = sequence(rng, 2, 2, (5, 5), 2)
+    cell.build((None, 5, 5, 2))
+    randomize(cell, rng)
+    reference = np.asarray(cell.project(x))
+    np.testing.assert_allclose(cell.project(3.0 * x), reference, atol=1e-4)
+    kernel = cell.kernel.numpy()
+    kernel[..., 4:8] *= 5.0  # the r block only
+    cell.kernel.assign(kernel)
+    np.testing.assert_allclose(cell.project(x), reference, atol=1e-4)
+    plain = ConvGRUCell(2, 4, 3)
+    plain.build((None, 5, 5, 2))
+    assert not np.allclose(plain.project(3.0 * x), plain.project(x), atol=1e-3)
+
+
 # ---------------------------------------------------------------------- Keras contract
 
 CONTRACT_CELLS = [
