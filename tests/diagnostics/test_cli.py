@@ -1,0 +1,44 @@
+"""`python -m rnncells diagnose`: verdict table, PNG, and what to install without matplotlib."""
+
+import sys
+
+import pytest
+
+from rnncells.__main__ import main
+from rnncells.diagnostics.cli import PLOT_HINT
+
+
+def test_table_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "flow.png"
+    status = main(["diagnose", "--cell", "SimpleRNN", "--cell", "LayerNormLSTMCell",
+                   "--timesteps", "12", "--units", "4", "--features", "2", "--batch-size", "2",
+                   "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert status == 0
+    rows = [line.split() for line in out.splitlines()]
+    table = {r[0]: r for r in rows if r and r[0] in ("SimpleRNN", "LayerNormLSTMCell")}
+    assert set(table) == {"SimpleRNN", "LayerNormLSTMCell"}
+    assert all(r[1] in ("healthy", "vanishing", "exploding", "nan") for r in table.values())
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_says_what_to_install_without_matplotlib(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    plot = tmp_path / "flow.png"
+    status = main(["diagnose", "--cell", "GRU", "--timesteps", "5", "--units", "2",
+                   "--plot", str(plot)])
+    captured = capsys.readouterr()
+    assert status == 0 and "GRU" in captured.out
+    assert PLOT_HINT in captured.err and 'pip install "rnncells[plot]"' in captured.err
+    assert not plot.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--cell", "NoSuchCell"], "NoSuchCell"),
+    (["--cell", "ConvLSTMCell"], "cannot be built from `units` alone"),
+    (["--cell", "LSTM", "--timesteps", "1"], "--timesteps"),
+])
+def test_bad_arguments(argv, message, capsys):
+    assert main(["diagnose", "--no-plot", *argv]) == 2
+    assert message in capsys.readouterr().err
