@@ -132,3 +132,15 @@ def test_mirrored_strategy_synchronized_matches_single_device():
     assert result["max_moving_statistics_difference"] <= 1e-4
     assert result["moving_statistics_changed"]
     assert result["loop_error_mentions_unroll"]
+
+
+def test_demo_table_has_the_batch_norm_row_fed_one_at_a_time_and_in_batches():
+    from rnncells import demo
+
+    rows = {m.name: m for m in demo.default_models()}
+    spec = rows["RNN(BatchNormLSTMCell)"]
+    assert spec.check_batch_invariance
+    assert isinstance(spec.make_layer().cell, BatchNormLSTMCell)
+    table = demo.format_table([{"model": spec.name, "test_acc": 0.5, "train_s": 1.0,
+                                "params": 10, "test_acc_1_at_a_time": 0.5}])
+    assert "acc (1 at a time)" in table and "RNN(BatchNormLSTMCell)" in table
