@@ -4,7 +4,7 @@ from rnncells._backend import require_tensorflow_backend
 
 require_tensorflow_backend()
 
-from rnncells import activations, initializers  # noqa: E402
+from rnncells import activations, diagnostics, initializers  # noqa: E402
 from rnncells.cells.batch_norm import BatchNormGRUCell, BatchNormLSTMCell  # noqa: E402
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell  # noqa: E402
 from rnncells.cells.esn import ESNCell, ESNRecurrentInitializer  # noqa: E402
@@ -57,5 +57,6 @@ __all__ = [
     "PeepholeLSTMCell",
     "Zoneout",
     "activations",
+    "diagnostics",
     "initializers",
 ]
