@@ -6,8 +6,8 @@ get_config and `.keras` files behave as Keras's own). The inner loop takes one o
 paths, chosen per layer:
 
 - "loop": an rnncells cell (the `project`/`recur` protocol). `cell.project` runs once on the
-  whole sequence (one batched matmul, norm, ...), then `rnncells.kernels.loop.run_loop`
-  drives `cell.recur` in a compiled while loop with a hand-written O(T) backward.
+  whole sequence (one batched matmul, norm, ...), then `cell.recur` runs in a compiled while
+  loop with a hand-written O(T) backward (`rnncells.kernels.loop.run_sequence`).
 - "scan": a cell whose recurrence is linear in the state (`scan_coefficients(projected) ->
   (a, b)`, `h_t = a_t * h_{t-1} + b_t`, output h): `rnncells.kernels.scan.linear_scan`, a
   parallel associative scan. Masked steps get a = 1, b = 0 (the state is kept).
@@ -176,20 +176,21 @@ class FusedRNN(keras.layers.RNN):
             mask = mask[0]
         if sequences.dtype.is_floating and sequences.dtype != self.cell.compute_dtype:
             sequences = ops.cast(sequences, self.cell.compute_dtype)
+        if self.fused_path == "loop":
+            return loop_kernels.run_sequence(
+                self.cell, sequences, list(initial_state), mask=mask,
+                go_backwards=self.go_backwards, training=training,
+                return_sequences=self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask, jit=self.jit)
         if self.go_backwards:
             # Reverse before `project`: position t of the projected sequence is then
-            # processing step t (what cells with per-step statistics expect), and the
-            # outputs come out in processing order, as Keras returns them.
+            # processing step t, and the outputs come out in processing order, as Keras
+            # returns them.
             sequences = tf.reverse(sequences, [1])
             if mask is not None:
                 mask = tf.reverse(mask, [1])
-        projected = self.cell.project(sequences, training=training)
-        if self.fused_path == "scan":
-            return self._scan(projected, initial_state, mask)
-        return loop_kernels.run_loop(
-            self.cell, projected, list(initial_state), mask=mask, go_backwards=False,
-            training=training, return_sequences=self.return_sequences,
-            zero_output_for_mask=self.zero_output_for_mask, jit=self.jit)
+        return self._scan(self.cell.project(sequences, training=training), initial_state,
+                          mask)
 
     def _keras_inner_loop(self, sequences, initial_state, mask, training):
         keras_rnn = self._keras_rnn

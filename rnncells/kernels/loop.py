@@ -122,17 +122,8 @@ def run_loop(cell, projected, initial_states, mask=None, go_backwards=False, tra
         if go_backwards:
             mask_tm = tf.reverse(mask_tm, [0])
 
-    timesteps = flat_tm[0].shape[0]
-    batch_size = flat_tm[0].shape[1]
-    if jit == "auto":
-        state_width = sum(_num_elements(s.shape[1:]) or 0 for s in initial_states) or None
-        jit = (timesteps is not None and not tf.executing_eagerly()
-               and prefers_xla(batch_size, state_width))
-    elif jit and timesteps is None:
-        raise ValueError(
-            "run_loop(jit=True) needs a static number of timesteps (axis 1 of `projected`); "
-            f"received projected of shape {tuple(flat_projected[0].shape)}. Pass jit=False "
-            "or 'auto'.")
+    jit = _resolve_jit(jit, flat_tm[0].shape[0], flat_tm[0].shape[1], initial_states,
+                       flat_projected[0].shape)
 
     loop = _Loop(cell, structure, training, return_sequences, zero_output_for_mask,
                  num_states=len(initial_states), output_spec=_output_spec(
@@ -150,6 +141,56 @@ def run_loop(cell, projected, initial_states, mask=None, go_backwards=False, tra
     outputs = _batch_major(outputs_tm)
     last_output = outputs_tm[-1]
     return last_output, outputs, list(final_states)
+
+
+def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
+                 training=False, return_sequences=True, zero_output_for_mask=False, jit="auto",
+                 backward="auto"):
+    """`cell.project` on the whole sequence, then `run_loop`: what FusedRNN's loop path runs.
+
+    Same arguments and result as `run_loop`, with the raw `sequences` `(B, T, ...)` instead
+    of the projected ones. With the "batched" backward, `project` joins the kernel: the
+    forward runs it (in the same XLA computation as the loop when `jit`), and the backward
+    recomputes `project` and `recur` on all T*B rows at once and backpropagates through both
+    in one go, so the gradients of every weight (input kernel, norms, recurrent kernel) and
+    of the input come from large batched ops. Other backwards call `project` once, outside.
+    `go_backwards` reverses the sequence BEFORE `project` (position t of the projected
+    sequence is processing step t, which cells with per-step statistics rely on).
+    """
+    sequences = tf.convert_to_tensor(sequences)
+    if go_backwards:
+        sequences = tf.reverse(sequences, [1])
+        if mask is not None:
+            mask = tf.reverse(mask, [1])
+    mode = backward_mode(cell) if backward == "auto" else _check_backward(backward)
+    if mode != "batched" or not _can_tile_masks(_dropout_masks(cell)):
+        projected = cell.project(sequences, training=training)
+        return run_loop(cell, projected, initial_states, mask=mask, training=training,
+                        return_sequences=return_sequences,
+                        zero_output_for_mask=zero_output_for_mask, jit=jit, backward=mode)
+    initial_states = [tf.convert_to_tensor(s) for s in initial_states]
+    mask_tm = None if mask is None else tf.transpose(tf.cast(mask, tf.bool), [1, 0])
+    jit = _resolve_jit(jit, sequences.shape[1], sequences.shape[0], initial_states,
+                       sequences.shape)
+    output_spec = _output_spec(cell, None, initial_states, None, training,
+                               batch=sequences.shape[0])
+    loop = _Loop(cell, None, training, return_sequences, zero_output_for_mask,
+                 num_states=len(initial_states), output_spec=output_spec)
+    outputs_tm, final_states = loop.run_custom_gradient_with_project(
+        sequences, initial_states, mask_tm, jit)
+    return outputs_tm[-1], _batch_major(outputs_tm), list(final_states)
+
+
+def _resolve_jit(jit, timesteps, batch_size, initial_states, shape):
+    if jit == "auto":
+        state_width = sum(_num_elements(s.shape[1:]) or 0 for s in initial_states) or None
+        return bool(timesteps is not None and not tf.executing_eagerly()
+                    and prefers_xla(batch_size, state_width))
+    if jit and timesteps is None:
+        raise ValueError(
+            "run_loop(jit=True) needs a static number of timesteps (axis 1 of the sequence); "
+            f"received a sequence of shape {tuple(shape)}. Pass jit=False or 'auto'.")
+    return bool(jit)
 
 
 class _Loop:
@@ -178,6 +219,9 @@ class _Loop:
     # ------------------------------------------------------------------ forward
     def forward(self, flat_tm, states, mask_tm, save_states):
         """The forward loop; returns (outputs_tm, final_states, saved_states_tm)."""
+        if self.output_shape is None:
+            self.output_shape, self.output_dtype = _output_spec(
+                self.cell, flat_tm, states, self.structure, self.training)
         steps = tf.shape(flat_tm[0])[0]
         batch = tf.shape(flat_tm[0])[1]
         static_t = flat_tm[0].shape[0]
@@ -349,6 +393,69 @@ class _Loop:
         return result[0], list(result[1:])
 
 
+    # ------------------------------------------------------------------ project inside
+    def project_tm(self, sequences):
+        """cell.project on the whole (processing-order) sequence, flattened and time-major."""
+        projected = self.cell.project(sequences, training=self.training)
+        self.structure = projected
+        return [_time_major(tf.convert_to_tensor(x)) for x in tf.nest.flatten(projected)]
+
+    def forward_with_project(self, sequences, states, mask_tm):
+        flat_tm = self.project_tm(sequences)
+        outputs_tm, final_states, saved = self.forward(flat_tm, states, mask_tm, True)
+        return outputs_tm, final_states, saved, flat_tm
+
+    def sequence_gradients(self, sequences, saved_tm, d_raw, variables):
+        """Gradients of the sequence and the variables: project and recur recomputed on all
+        T*B rows at once, one backpropagation through both."""
+        steps = tf.shape(sequences)[1]
+
+        def merge(x):  # (T, B, ...) -> (T*B, ...)
+            return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(sequences)
+            tape.watch(list(variables))
+            p_all = [merge(x) for x in self.project_tm(sequences)]
+            with _installed_dropout_masks(self.cell, _dropout_masks(self.cell), steps):
+                output, new_states = self.step(p_all, [merge(s) for s in saved_tm])
+        grads = tape.gradient(
+            [output] + new_states, [sequences] + list(variables),
+            output_gradients=[merge(d) for d in d_raw],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return grads[0], [tf.convert_to_tensor(g) for g in grads[1:]]
+
+    def run_custom_gradient_with_project(self, sequences, initial_states, mask_tm, jit):
+        forward, backward, sequence_gradients = (self.forward_with_project, self.backward,
+                                                 self.sequence_gradients)
+        if jit:
+            forward = tf.function(forward, jit_compile=True, autograph=False)
+            backward = tf.function(backward, jit_compile=True, autograph=False)
+            sequence_gradients = tf.function(sequence_gradients, jit_compile=True,
+                                             autograph=False)
+        masks = _dropout_masks(self.cell)
+
+        @tf.custom_gradient
+        def fused(sequences, *states):
+            outputs_tm, final_states, saved, flat_tm = forward(sequences, list(states), mask_tm)
+
+            def grad(d_outputs, *d_final, variables=None):
+                variables = list(variables or [])
+                d_outputs = _zeros_if_none(d_outputs, outputs_tm)
+                d_final = [_zeros_if_none(d, s) for d, s in zip(d_final, final_states)]
+                with _installed_dropout_masks(self.cell, masks):
+                    d_raw, d_init, _ = backward(flat_tm, saved, mask_tm, d_outputs, d_final,
+                                                variables, True)
+                    d_sequences, d_vars = sequence_gradients(sequences, saved, d_raw,
+                                                             variables)
+                return [d_sequences] + list(d_init), list(d_vars)
+
+            return (outputs_tm, *final_states), grad
+
+        result = fused(sequences, *initial_states)
+        return result[0], list(result[1:])
+
+
 def _time_major(x):
     perm = [1, 0] + list(range(2, len(x.shape)))
     return tf.transpose(x, perm)
@@ -382,15 +489,21 @@ def _zeros_if_none(grad, like):
     return tf.zeros_like(like) if grad is None else tf.convert_to_tensor(grad)
 
 
-def _output_spec(cell, flat_tm, states, structure, training):
-    """(static output shape with batch first, output dtype) without running a step if known."""
-    dtype = tf.as_dtype(getattr(cell, "compute_dtype", None) or flat_tm[0].dtype)
+def _output_spec(cell, flat_tm, states, structure, training, batch=None):
+    """(static output shape with batch first, output dtype) without running a step if known.
+
+    With `flat_tm=None` (projection not computed yet) an unknown output size is returned as
+    None and probed later."""
+    dtype = tf.as_dtype(getattr(cell, "compute_dtype", None) or states[0].dtype)
     size = getattr(cell, "output_size", None)
-    batch = flat_tm[0].shape[1]
+    if flat_tm is not None:
+        batch = flat_tm[0].shape[1]
     if isinstance(size, int):
         return tf.TensorShape([batch, size]), dtype
     if isinstance(size, (list, tuple)) and all(isinstance(d, int) for d in size):
         return tf.TensorShape([batch, *size]), dtype
+    if flat_tm is None:
+        return None, dtype
     # Unknown output size: trace one step in a scratch graph (no side effects run).
     spec = {}
 

@@ -202,7 +202,7 @@ def _counting(monkeypatch, module, name):
 
 
 def test_spy_proves_the_fused_loop_ran(monkeypatch):
-    loops = _counting(monkeypatch, loop_module, "run_loop")
+    loops = _counting(monkeypatch, loop_module, "run_sequence")
     cell = rnncells.LayerNormLSTMCell(3)
     layer = FusedRNN(cell, return_sequences=True)
     layer(np.zeros((2, 4, 3), "float32"))  # builds the cell
@@ -214,7 +214,7 @@ def test_spy_proves_the_fused_loop_ran(monkeypatch):
     loops.clear()
     layer(np.zeros((2, 4, 3), "float32"))
     assert layer.fused_path == "loop"
-    assert loops == ["run_loop"]
+    assert loops == ["run_sequence"]
     assert projections == [(2, 4, 3)]  # one projection of the whole sequence
     assert steps == []  # never the per-step cell call
 
@@ -222,7 +222,7 @@ def test_spy_proves_the_fused_loop_ran(monkeypatch):
 def test_spy_proves_the_parallel_scan_ran_for_linear_recurrences(monkeypatch):
     scan = pytest.importorskip("rnncells.kernels.scan")
     scans = _counting(monkeypatch, scan, "linear_scan")
-    loops = _counting(monkeypatch, loop_module, "run_loop")
+    loops = _counting(monkeypatch, loop_module, "run_sequence")
     layer = FusedRNN(rnncells.MinGRUCell(3))
     layer(np.ones((2, 5, 3), "float32"))
     assert layer.fused_path == "scan"
@@ -230,7 +230,7 @@ def test_spy_proves_the_parallel_scan_ran_for_linear_recurrences(monkeypatch):
 
 
 def test_auto_falls_back_for_a_foreign_cell_and_true_raises(monkeypatch):
-    loops = _counting(monkeypatch, loop_module, "run_loop")
+    loops = _counting(monkeypatch, loop_module, "run_sequence")
     x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
     layer = FusedRNN(keras.layers.SimpleRNNCell(3))
     assert layer.fused_path == "per_step"
