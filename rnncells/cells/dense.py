@@ -162,13 +162,6 @@ class DenseRecurrentCell(RecurrentCell):
                 self.recurrent_dropconnect)
         return self._recurrent_dropconnect_mask
 
-    @property
-    def fused_backward(self):
-        """How a fused kernel should differentiate this cell's loop: None (the kernel's
-        default), or "autodiff" with DropConnect: its mask lives on the cell for one sequence
-        only, so a backward pass that recomputes `recur` later must not be used."""
-        return "autodiff" if self.recurrent_dropconnect > 0 else None
-
     def get_recurrent_dropout_mask(self, state):
         """The recurrent dropout mask; also draws the DropConnect mask (once per sequence)."""
         mask = super().get_recurrent_dropout_mask(state)

@@ -174,13 +174,14 @@ class Zoneout(RecurrentCell):
 
     @property
     def fused_backward(self):
-        """The inner cell's choice; "autodiff" when the inner cell has a recurrent dropout
-        mask (it lives on the inner cell for one sequence: a backward pass that recomputes
-        `recur` later must not be used). Zoneout's own masks travel in `project`'s output."""
+        """How a fused kernel differentiates this loop: "per_step" (project once, recompute
+        only `recur`, whose zoneout masks come in with the saved projection; a backward that
+        recomputed `project` would draw new masks), or "autodiff" where the inner cell needs
+        it (it says so, or it has non-trainable weights that `recur` may update)."""
         inner = getattr(self.cell, "fused_backward", None)
-        if inner is None and getattr(self.cell, "recurrent_dropout", 0) > 0:
+        if inner == "autodiff" or getattr(self.cell, "non_trainable_weights", None):
             return "autodiff"
-        return inner
+        return "per_step"
 
     # ------------------------------------------------------------------ the inner cell's masks
     def get_dropout_mask(self, step_input):

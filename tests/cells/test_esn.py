@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncells.cells.esn import ESNCell, ESNRecurrentInitializer
-from tests.cells.test_peephole import backwards_and_row_properties_hold
+from tests.cells.test_peephole import assert_fused_matches_keras, backwards_and_row_properties_hold
 
 
 def esn_step(x, h, recurrent_kernel, kernel, bias, leaky, activation=np.tanh):
@@ -207,3 +207,7 @@ def test_mixed_float16_matches_float32():
 
 def test_go_backwards_and_row_independence():
     assert backwards_and_row_properties_hold(lambda: ESNCell(4, connectivity=0.5, leaky=0.5))
+
+
+def test_fused_rnn_matches_keras_rnn():
+    assert_fused_matches_keras(lambda: ESNCell(4, connectivity=0.5, leaky=0.5))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncells.cells.nas import NASCell
-from tests.cells.test_peephole import backwards_and_row_properties_hold
+from tests.cells.test_peephole import assert_fused_matches_keras, backwards_and_row_properties_hold
 
 
 def sigmoid(x):
@@ -220,3 +220,7 @@ def test_mixed_float16_matches_float32():
 
 def test_go_backwards_and_row_independence():
     assert backwards_and_row_properties_hold(lambda: NASCell(4, projection=3, use_bias=True))
+
+
+def test_fused_rnn_matches_keras_rnn():
+    assert_fused_matches_keras(lambda: NASCell(4, projection=3, use_bias=True))

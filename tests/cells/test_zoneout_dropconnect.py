@@ -9,13 +9,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras import ops
 
 from rnncells.cells.esn import ESNCell
 from rnncells.cells.layer_norm import LayerNormGRUCell, LayerNormLSTMCell, LayerNormSimpleRNNCell
 from rnncells.cells.nas import NASCell
 from rnncells.cells.peephole import PeepholeLSTMCell
 from rnncells.cells.zoneout import Zoneout
-from tests.cells.test_peephole import peephole_step
+from rnncells.kernels.fused import FusedRNN
+from tests.cells.test_peephole import assert_fused_matches_keras, peephole_step
 from tests.cells.test_peephole import randomize as randomize_peephole
 
 
@@ -365,14 +367,13 @@ def test_dropout_masks_snapshot_restores_the_forward_masks_after_a_reset():
     np.testing.assert_array_equal(recomputed, forward)
 
 
-def test_cells_with_per_sequence_recurrent_masks_ask_fused_kernels_for_autodiff():
-    # A fused kernel whose backward recomputes `recur` after the layer reset the masks would
-    # draw new ones; `fused_backward = "autodiff"` asks it to differentiate the loop instead.
-    assert PeepholeLSTMCell(3).fused_backward is None
-    assert PeepholeLSTMCell(3, recurrent_dropconnect=0.2).fused_backward == "autodiff"
-    assert Zoneout(PeepholeLSTMCell(3)).fused_backward is None  # its masks are in project()
-    assert Zoneout(PeepholeLSTMCell(3, recurrent_dropout=0.2)).fused_backward == "autodiff"
-    assert Zoneout(NASCell(3, recurrent_dropconnect=0.2)).fused_backward == "autodiff"
+def test_zoneout_asks_fused_kernels_not_to_recompute_project():
+    # Its training masks are drawn in `project`: a backward that recomputed `project` (the
+    # "batched" one) would draw new ones; "per_step" projects once and recomputes `recur`.
+    assert Zoneout(PeepholeLSTMCell(3, recurrent_dropconnect=0.2)).fused_backward == "per_step"
+    esn = Zoneout(ESNCell(3))
+    esn.build((None, 2))
+    assert esn.fused_backward == "autodiff"  # non-trainable weights: the kernels' rule
 
 
 class CountingCell(PeepholeLSTMCell):
@@ -386,3 +387,111 @@ def test_zoneout_leaves_exempt_bookkeeping_states_alone():
     assert cell.rates == [0.4, 0.0]
     with pytest.raises(ValueError, match="rate"):
         Zoneout(CountingCell(3), rate=[0.4, 0.1])
+
+
+# ================================================================== FusedRNN
+def test_fused_rnn_matches_keras_rnn_with_zoneout_at_inference():
+    assert_fused_matches_keras(lambda: Zoneout(PeepholeLSTMCell(4), rate=[0.2, 0.5]))
+    assert_fused_matches_keras(lambda: Zoneout(NASCell(4, projection=3), rate=0.3))
+
+
+def test_fused_rnn_zoneout_training_keeps_units_at_the_rate_with_a_new_mask_every_step():
+    rate, x = 0.3, sequence(32, 16, 3)
+    layer = FusedRNN(Zoneout(ESNCell(16, connectivity=1.0), rate=rate), return_sequences=True)
+    layer.build(x.shape)
+    assert layer.fused_path == "loop"
+    kept, kept_twice, n = keep_statistics(layer, x, eager)
+    assert abs(kept - rate) < binomial_tolerance(rate, n)
+    assert abs(kept_twice - rate ** 2) < binomial_tolerance(rate ** 2, n)
+
+
+def test_fused_rnn_dropconnect_training_uses_one_mask_in_forward_and_backward():
+    # The fused output and gradients equal keras.layers.RNN's on a plain cell whose recurrent
+    # kernel is U * mask: d loss / d U = mask * (d loss / d (U * mask)).
+    x = sequence(2, 5, 3)
+    cell = SpyPeephole(4, recurrent_dropconnect=0.5)
+    layer = FusedRNN(cell, return_sequences=True)
+    layer.build(x.shape)
+    assert layer.fused_path == "loop"
+    weights = randomize_peephole(cell)
+    with tf.GradientTape() as tape:
+        out = layer(x, training=True)
+        loss = tf.reduce_sum(out ** 2)
+    grads = tape.gradient(loss, cell.trainable_weights)
+    assert len(cell.masks) == 1
+    mask = np.asarray(cell.masks[0])
+    plain = PeepholeLSTMCell(4)
+    reference = keras.layers.RNN(plain, return_sequences=True)
+    reference.build(x.shape)
+    plain.set_weights([(w * mask if i == 1 else w).astype("float32")
+                       for i, w in enumerate(weights)])
+    with tf.GradientTape() as tape:
+        ref_out = reference(x)
+        ref_loss = tf.reduce_sum(ref_out ** 2)
+    ref_grads = tape.gradient(ref_loss, plain.trainable_weights)
+    np.testing.assert_allclose(out, ref_out, atol=1e-5)
+    for i, (got, ref) in enumerate(zip(grads, ref_grads)):
+        np.testing.assert_allclose(got, np.asarray(ref) * (mask if i == 1 else 1), atol=1e-5)
+
+
+class ProjectSpyZoneout(Zoneout):
+    """Records the zoneout masks each training `project` call draws."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.drawn = []
+
+    def project(self, inputs, training=None):
+        projected = super().project(inputs, training=training)
+        if training:
+            self.drawn.append(projected[1])
+        return projected
+
+
+class RecurDrawsZoneout(ProjectSpyZoneout):
+    """Mutant: draws new masks in every `recur` call (a random op in the step) instead of
+    using those `project` drew, so a recomputing backward would see other masks too."""
+
+    def recur(self, projected, states, training=None):
+        if training:
+            inner, masks = projected
+            projected = [inner, [ops.cast(keras.random.uniform(ops.shape(m),
+                                                               seed=self.seed_generator)
+                                          < 0.4, m.dtype) for m in masks]]
+        return super().recur(projected, states, training)
+
+
+def fused_zoneout_training_is_consistent(cell_class):
+    """FusedRNN's training output and gradients equal plain autodiff through Zoneout.recur
+    stepped by hand with the masks FusedRNN's one `project` call drew."""
+    x = tf.constant(sequence(2, 5, 3))
+    cell = cell_class(PeepholeLSTMCell(4), rate=[0.3, 0.5])
+    layer = FusedRNN(cell, return_sequences=True)
+    layer.build(x.shape)
+    randomize_peephole(cell.cell)
+    with tf.GradientTape() as tape:
+        out = layer(x, training=True)
+        loss = tf.reduce_sum(out ** 2)
+    grads = tape.gradient(loss, cell.trainable_weights)
+    if len(cell.drawn) != 1:
+        return False
+    masks = cell.drawn[0]
+    with tf.GradientTape() as tape:
+        states, outputs = cell.get_initial_state(batch_size=2), []
+        for t in range(5):
+            step = [cell.cell.project(x[:, t]), [m[:, t] for m in masks]]
+            output, states = cell.recur(step, states, training=True)
+            outputs.append(output)
+        ref_out = tf.stack(outputs, 1)
+        ref_loss = tf.reduce_sum(ref_out ** 2)
+    ref_grads = tape.gradient(ref_loss, cell.trainable_weights)
+    return np.allclose(out, ref_out, atol=1e-5) and all(
+        np.allclose(g, r, atol=1e-5) for g, r in zip(grads, ref_grads))
+
+
+def test_fused_rnn_zoneout_training_gradients_use_the_forward_masks():
+    assert fused_zoneout_training_is_consistent(ProjectSpyZoneout)
+
+
+def test_the_consistency_check_catches_masks_redrawn_in_recur():
+    assert not fused_zoneout_training_is_consistent(RecurDrawsZoneout)
