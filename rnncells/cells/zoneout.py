@@ -8,7 +8,8 @@ the previous one using that step's masks. So `recur` stays a pure function of it
 `keras.layers.RNN` (which calls `call` = `recur(project(x_t))` once per step) draws a new mask
 every step, and `FusedRNN` (which calls `project` on the whole sequence, then `recur` per step)
 draws all of them at once, and a backward pass that recomputes `recur` sees the same masks as
-the forward. The weights are the inner cell's, under the same names; the inner cell's dropout
+the forward (the wrapper asks fused kernels not to recompute `project`: `fused_backward`).
+The weights are the inner cell's, under the same names; the inner cell's dropout
 and DropConnect masks are drawn and reset through this wrapper.
 """
 
@@ -84,7 +85,8 @@ class Zoneout(RecurrentCell):
         else:
             rates = [0.0 if i in exempt else rate for i in range(count)]
         self.rates = [validation.unit_interval("rate", r) for r in rates]
-        self.rate = (list(self.rates) if isinstance(rate, (list, tuple)) else self.rates[0])
+        self.rate = (list(self.rates) if isinstance(rate, (list, tuple))
+                     else validation.unit_interval("rate", rate))
         if output_state_index == AUTO:
             index = getattr(cell, "output_state_index", 0)
         elif output_state_index is None:

@@ -376,6 +376,7 @@ def test_zoneout_asks_fused_kernels_not_to_recompute_project():
     assert esn.fused_backward == "autodiff"  # non-trainable weights: the kernels' rule
 
 
+@keras.saving.register_keras_serializable(package="rnncells_tests")
 class CountingCell(PeepholeLSTMCell):
     """A cell with a bookkeeping state it exempts from zoneout (like a step counter)."""
 
@@ -385,6 +386,7 @@ class CountingCell(PeepholeLSTMCell):
 def test_zoneout_leaves_exempt_bookkeeping_states_alone():
     cell = Zoneout(CountingCell(3), rate=0.4)
     assert cell.rates == [0.4, 0.0]
+    assert Zoneout.from_config(cell.get_config()).rates == [0.4, 0.0]
     with pytest.raises(ValueError, match="rate"):
         Zoneout(CountingCell(3), rate=[0.4, 0.1])
 
