@@ -69,6 +69,12 @@ def backward_mode(cell):
     statistics: its `recur` may update them, and a recomputing backward would update them
     again, and its batch statistics couple the rows of a batch), else "batched" (the rows of
     a batch are independent in `recur`, so all T steps can be recomputed as one T*B batch).
+    "batched" and "per_step" recompute `recur` (and "batched" in `run_sequence` also
+    `project`) during the backward pass, with the dropout masks of the forward pass
+    re-installed (`get_dropout_masks`/`set_dropout_masks`); a cell whose `project` draws
+    other random numbers must ask for "per_step", one whose `recur` does for "autodiff".
+    The batched recomputation also needs every mask the cell holds to be batch-shaped
+    ("dropout", "recurrent_dropout"); otherwise (e.g. DropConnect) "per_step" runs.
     """
     mode = getattr(cell, "fused_backward", None)
     if mode is not None:

@@ -174,9 +174,6 @@ def test_backward_mode_defaults_and_overrides():
     assert loop.backward_mode(cell) == "batched"
     cell.fused_backward = "per_step"  # a cell may choose
     assert loop.backward_mode(cell) == "per_step"
-    # DropConnect's mask lives on the cell for one sequence: the cell asks for autodiff.
-    assert loop.backward_mode(rnncells.PeepholeLSTMCell(3, recurrent_dropconnect=0.2)) == \
-        "autodiff"
     # Non-trainable weights (running statistics): TensorFlow differentiates the loop.
     esn = rnncells.ESNCell(3)
     esn.build((1, 2))
