@@ -83,9 +83,8 @@ def unit_health(layer_or_model, inputs, threshold=0.01, initial_state=None):
         A `UnitHealth`.
 
     Example:
-        >>> health = unit_health(keras.layers.RNN(rnncells.IndRNNCell(8)), x)
-        >>> health.dead_fraction
-        0.0
+        >>> health = unit_health(model, x_val[:16])   # model with an RNN layer
+        >>> health.dead_fraction, health.saturated_fraction, health.sites[0]["function"]
     """
     threshold = validation.positive_float("threshold", threshold)
     if threshold >= 0.5:
