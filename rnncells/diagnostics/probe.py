@@ -127,7 +127,7 @@ class SequenceProbe:
         if not cell.built:  # conv cells know their state shape only once built
             cell.build((None, *step_shape))
         self.wrapper = _ProbeCell(cell, step_shape)
-        self.layer = keras.layers.RNN(self.wrapper, return_sequences=True,
+        self.layer = keras.layers.RNN(self.wrapper, return_sequences=True, return_state=True,
                                       dtype=cell.dtype_policy)
         self._compiled = tf.function(self._run, reduce_retracing=True)
 
@@ -141,8 +141,10 @@ class SequenceProbe:
     def _run(self, x_aug, initial, selector, loss_fn):
         with tf.GradientTape() as tape:
             tape.watch(x_aug)
-            outputs = self.layer(x_aug, initial_state=list(initial), training=False)
+            outputs, *final_states = self.layer(x_aug, initial_state=list(initial),
+                                                training=False)
             outputs = tf.cast(outputs, "float32")
+            final_states = [tf.cast(state, "float32") for state in final_states]
             if selector is not None:
                 loss = tf.reduce_sum(outputs[:, -1] * selector)
             else:
@@ -150,7 +152,7 @@ class SequenceProbe:
                 loss = tf.cast(loss_fn(tf.reshape(
                     outputs, tf.concat([[batch, steps], self.wrapper.output_shape_], 0))),
                     "float32")
-        return outputs, tape.gradient(loss, x_aug)
+        return outputs, final_states, tape.gradient(loss, x_aug)
 
     def run(self, x, loss="last", initial_state=None, jacobian=False, compiled=True):
         """Forward + backward over `x` (batch, T, *step_shape).
@@ -164,8 +166,9 @@ class SequenceProbe:
             jacobian: return Frobenius norms of d o_T/d h_t and d o_T/d x_t per sample.
             compiled: run inside `tf.function` (default True) or eagerly.
 
-        Returns a dict of NumPy arrays: "outputs" (batch, T, n_out) float32, "finite"
-        (whether outputs and gradients are all finite), and either "input_grad" (T,) and
+        Returns a dict of NumPy arrays: "outputs" (batch, T, n_out) float32,
+        "final_states" (a list, each (batch, state size) flattened), "finite" (whether
+        outputs, final states and gradients are all finite), and either "input_grad" (T,) and
         "state_grad" (T,): ||dL/dx_t|| and ||dL/dh_t|| over the whole batch, or (jacobian)
         "input_jacobian" (batch, T) and "state_jacobian" (batch, T).
         """
@@ -194,15 +197,17 @@ class SequenceProbe:
         else:
             loss_fn = None
         run = self._compiled if compiled else self._run
-        outputs, grad_x = run(self._augment(x), initial, selector, loss_fn)
+        outputs, final_states, grad_x = run(self._augment(x), initial, selector, loss_fn)
         outputs, grad_x = outputs.numpy(), grad_x.numpy()
+        final_states = [state.numpy() for state in final_states]
         width = wrapper.input_width
         gx = grad_x[..., :width].astype("float64")
         # The delta read at step t perturbs the state entering step t: dL/dh_t, t = 0..T-1.
         gh = grad_x[..., width:].astype("float64")
         finite = bool(np.isfinite(outputs).all() and np.isfinite(gx).all()
-                      and np.isfinite(gh).all())
-        result = {"outputs": outputs, "finite": finite}
+                      and np.isfinite(gh).all()
+                      and all(np.isfinite(state).all() for state in final_states))
+        result = {"outputs": outputs, "final_states": final_states, "finite": finite}
         with np.errstate(over="ignore", invalid="ignore"):
             if jacobian:
                 n = wrapper.output_size

@@ -7,8 +7,9 @@ step t the Frobenius norms of the full Jacobians
     J_state[b, t] = || d o_T / d s_t ||_F      s_t: the state entering step t (s_0 = 0)
     J_input[b, t] = || d o_T / d x_t ||_F
 
-(o_T the last output), the outputs o_t and whether everything was finite. The mutant tests call
-the same checkers on deliberately broken cells and assert that they report a failure.
+(o_T the last output), the outputs o_t and whether they, the final states and the
+gradients were all finite. The mutant tests call the same checkers on deliberately broken
+cells and assert that they report a failure.
 """
 
 import dataclasses
@@ -51,9 +52,10 @@ def trace(cell, x):
 
 
 def check_finite(tr):
-    """(a) outputs, states (through the state Jacobians) and gradients are all finite."""
+    """(a) outputs, final states and gradients (Jacobians) are all finite."""
     return Check(tr.finite, float(tr.finite), 1.0,
-                 "outputs and gradients finite" if tr.finite else "non-finite output/gradient")
+                 "outputs, states and gradients finite" if tr.finite
+                 else "non-finite output, state or gradient")
 
 
 def check_no_explosion(tr, state_bound, input_bound=None, skip_first=True):
