@@ -21,7 +21,8 @@ SGD update) separately:
 Method: each path is built and traced, run `--warmup` times, then timed in `--repeats`
 interleaved rounds (every path once per round, in a rotated order; each call synchronised by
 fetching its result), so that load drifting on a shared machine hits all paths alike; the
-median is reported, and ratios are computed between paths of the same run. A path whose
+median is reported, and ratios are computed between paths of the same run. The rounds span
+a group: all shapes of one cell's sweep, or one named point (t_growth: all its T). A path whose
 timed calls exceed `--budget` seconds stops early (at least `min_repeats` timings: 3, or 1
 with --quick).
 
@@ -331,20 +332,59 @@ def point_configs(args):
 
 
 # ----------------------------------------------------------------------------- running
-def run_config(config, args, peak_gflops, log):
-    """Time every path and mode of one configuration (paths interleaved); return its rows."""
+def run_group(configs, args, peak_gflops, log):
+    """Time every path and mode of a group of configurations; return their rows.
+
+    All calls of the group (every configuration x path) are timed in the same interleaved
+    rounds, per mode, so that comparisons inside the group (paths of one shape, or one path
+    across T for the growth point) see the same machine load.
+    """
+    rows, calls, info = [], {}, {}
+    for index, config in enumerate(configs):
+        log(f"[{config.point}] {config.cell} B={config.batch} T={config.timesteps} "
+            f"I={config.features} H={config.units}")
+        rows += _build_calls(index, config, calls, info, log)
+    modes = list(dict.fromkeys(mode for config in configs for mode in config.modes))
+    for mode in modes:
+        mode_calls = {key[:2]: fn for key, fn in calls.items() if key[2] == mode}
+        timings = time_interleaved(mode_calls, args.warmup, args.repeats, args.budget,
+                                   args.min_repeats)
+        for (index, path), times in timings.items():
+            config = configs[index]
+            flops_fwd, jit = info[(index, path)]
+            measure_memory = (config.memory or args.memory) and not path.endswith("_fit")
+            memory = peak_memory_mb(mode_calls[(index, path)]) if measure_memory else None
+            median = statistics.median(times)
+            gflop = flops_fwd * (3 if mode == "train" else 1) / 1e9
+            rate = gflop / median
+            rows.append({
+                **_shape(config), "path": path, "mode": mode, "median_ms": median * 1e3,
+                "min_ms": min(times) * 1e3, "repeats": len(times), "gflop": gflop,
+                "gflops_per_s": rate,
+                "fraction_of_peak": rate / peak_gflops if peak_gflops else None,
+                "jit": str(jit), "peak_mem_mb": memory, "note": "",
+            })
+            log(_format_row(rows[-1]))
+    return rows
+
+
+def _shape(config):
+    return dict(point=config.point, cell=config.cell, batch=config.batch,
+                timesteps=config.timesteps, input=config.features, units=config.units)
+
+
+def _build_calls(index, config, calls, info, log):
+    """Build and trace the paths of one configuration into `calls[(index, path, mode)]`;
+    return the rows of paths that were skipped or failed."""
     rows = []
     rng = np.random.default_rng(0)
     x = rng.normal(size=(config.batch, config.timesteps, config.features)).astype("float32")
     y = rng.normal(size=(config.batch, 1)).astype("float32")
     x_t, y_t = tf.constant(x), tf.constant(y)
-    shape = dict(point=config.point, cell=config.cell, batch=config.batch,
-                 timesteps=config.timesteps, input=config.features, units=config.units)
-    calls, info = {}, {}
     for path in config.paths:
         if path.startswith("fused") and fused_rnn_class() is None:
             log(f"  skip {path}: rnncells.FusedRNN is not available in this checkout")
-            rows += [{**shape, "path": path, "mode": mode,
+            rows += [{**_shape(config), "path": path, "mode": mode,
                       "note": "skipped: no rnncells.FusedRNN"} for mode in config.modes]
             continue
         keras.utils.set_random_seed(0)
@@ -362,33 +402,15 @@ def run_config(config, args, peak_gflops, log):
             for mode in config.modes:  # trace / compile now: a failure belongs to this path
                 _sync(fns[mode]())
         except Exception as err:  # a path that cannot run is reported, not fatal
-            message = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+            first_line = str(err).splitlines()[0][:200] if str(err) else ""
+            message = f"{type(err).__name__}: {first_line}"
             log(f"  {path}: failed: {message}")
-            rows += [{**shape, "path": path, "mode": mode, "note": f"failed: {message}"}
-                     for mode in config.modes]
+            rows += [{**_shape(config), "path": path, "mode": mode,
+                      "note": f"failed: {message}"} for mode in config.modes]
             continue
         for mode in config.modes:
-            calls[(path, mode)] = fns[mode]
-        info[path] = (flops_fwd, jit)
-    for mode in config.modes:
-        mode_calls = {path: fn for (path, m), fn in calls.items() if m == mode}
-        timings = time_interleaved(mode_calls, args.warmup, args.repeats, args.budget,
-                                   args.min_repeats)
-        for path, times in timings.items():
-            flops_fwd, jit = info[path]
-            measure_memory = (config.memory or args.memory) and not path.endswith("_fit")
-            memory = peak_memory_mb(mode_calls[path]) if measure_memory else None
-            median = statistics.median(times)
-            gflop = flops_fwd * (3 if mode == "train" else 1) / 1e9
-            rate = gflop / median
-            rows.append({
-                **shape, "path": path, "mode": mode, "median_ms": median * 1e3,
-                "min_ms": min(times) * 1e3, "repeats": len(times), "gflop": gflop,
-                "gflops_per_s": rate,
-                "fraction_of_peak": rate / peak_gflops if peak_gflops else None,
-                "jit": str(jit), "peak_mem_mb": memory, "note": "",
-            })
-            log(_format_row(rows[-1]))
+            calls[(index, path, mode)] = fns[mode]
+        info[(index, path)] = (flops_fwd, jit)
     return rows
 
 
@@ -649,11 +671,14 @@ def _main(argv, out):
     configs = [] if args.points_only else sweep_configs(args)
     if args.points or args.points_only:
         configs += point_configs(args)
-    rows = []
+    groups = {}  # interleaved together: a cell's sweep, or one named point
     for config in configs:
-        log(f"[{config.point}] {config.cell} B={config.batch} T={config.timesteps} "
-            f"I={config.features} H={config.units}")
-        rows += run_config(config, args, peak, log)
+        key = (config.point, config.cell) if config.point in ("sweep", "t_growth") else (
+            config.point, config.cell, id(config))
+        groups.setdefault(key, []).append(config)
+    rows = []
+    for group in groups.values():
+        rows += run_group(group, args, peak, log)
     if args.points or args.points_only:
         log("[scan_t4096] kernels: linear_scan vs sequential_scan")
         rows += run_scan_kernels(args, log)
