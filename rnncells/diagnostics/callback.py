@@ -93,6 +93,17 @@ class GradientHealth(keras.callbacks.Callback):
         self._epoch = 0
 
     # ------------------------------------------------------------------ Keras hooks
+    def on_train_begin(self, logs=None):
+        if self.x is not None:
+            try:
+                find_recurrent_cell(self.model)
+            except ValueError:
+                raise ValueError(
+                    "GradientHealth(x=...) watches the model's first recurrent layer, but "
+                    f"{self.model.name!r} has none (keras.layers.RNN, LSTM, GRU, SimpleRNN, "
+                    "FusedRNN). Pass x=None to check only for NaN losses and weights."
+                ) from None
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._warned = set()

@@ -25,14 +25,17 @@ def add_diagnose_parser(subparsers):
     parser.add_argument("--cell", action="append", required=True,
                         help="rnncells cell class (e.g. LayerNormLSTMCell) or Keras SimpleRNN, "
                              "LSTM, GRU; repeat to compare several")
-    parser.add_argument("--timesteps", type=int, default=200)
-    parser.add_argument("--units", type=int, default=32)
-    parser.add_argument("--features", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--timesteps", type=int, default=200,
+                        help="sequence length T (default 200)")
+    parser.add_argument("--units", type=int, default=32, help="units per cell (default 32)")
+    parser.add_argument("--features", type=int, default=8,
+                        help="input features per step (default 8)")
+    parser.add_argument("--batch-size", type=int, default=8, help="rows (default 8)")
     parser.add_argument("--input-scale", type=float, default=1.0,
                         help="standard deviation of the random inputs (default 1)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", default="gradient_flow.png", help="PNG path")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
+    parser.add_argument("--plot", default="gradient_flow.png",
+                        help="PNG path (default gradient_flow.png)")
     parser.add_argument("--no-plot", action="store_true", help="print the table only")
     parser.set_defaults(run=run)
     return parser

@@ -101,6 +101,12 @@ def test_warns_on_dead_relu_units():
     assert health.stopped_at == (0, 0) and health.history[0]["dead_fraction"] == 1.0
 
 
-def test_rejects_unknown_events():
+def test_rejects_unknown_events_and_models_without_a_recurrent_layer():
     with pytest.raises(ValueError, match="stop_on"):
         GradientHealth(stop_on=("nan", "slow"))
+    x, y = _data(rows=4)
+    model = keras.Sequential([keras.Input((10, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="has none"):
+        model.fit(x, y, callbacks=[GradientHealth(x[:2])], verbose=0)
