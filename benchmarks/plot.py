@@ -57,13 +57,17 @@ def plot(result, out_path, metric="fused_vs_rnn"):
     drawn = 0
     for ax, axis, label in ((axes[0], "timesteps", "timesteps T"),
                             (axes[1], "batch", "batch size B")):
+        ticks = set()
         for (cell, mode), points in sorted(series(result, metric, axis).items()):
             xs, ys = zip(*points)
             ax.plot(xs, ys, marker="o", linestyle="-" if mode == "train" else "--",
                     label=f"{cell} ({mode})")
+            ticks.update(xs)
             drawn += 1
         ax.axhline(1.0, color="grey", linewidth=0.8)
         ax.set_xscale("log", base=2)
+        if ticks:
+            ax.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)])
         ax.set_xlabel(label)
         ax.set_ylabel(f"speed-up ({metric})")
         ax.grid(True, which="both", alpha=0.3)
