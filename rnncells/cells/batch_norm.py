@@ -309,48 +309,54 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
 
     # ------------------------------------------------------------------ keras.layers.RNN
     # On TensorFlow, keras.layers.RNN (unroll=False) calls the cell once on the first step
-    # before its while loop, to learn the output shape, and discards the result; then the loop
-    # calls it again on that same first step. The probe's variable updates would still run, so
-    # the moving statistics of the first step would be updated twice. The cell therefore holds
-    # back the updates of the first `call` of each keras.layers.RNN sequence (the RNN draws the
-    # dropout masks before it and resets them after it: `get_dropout_mask`/`reset_dropout_mask`)
-    # and decides at the next call: if that call is the same step again (graph mode: it runs in
-    # the loop body, another graph; eager: same step state and same inputs), the first call
-    # was the probe and its updates are dropped; otherwise (unroll=True, one step) they are
-    # applied. Cells stepped by hand, `project` and `recur` update at once.
+    # before its while loop, to learn the output shape, and discards the result (and, for a
+    # StackedRNNCells, calls each cell once more before that to draw the dropout masks). The
+    # variable updates of those probe calls would still run, so the first step's moving
+    # statistics would be updated two or three times. So within a keras.layers.RNN sequence
+    # (opened by `get_dropout_mask`, which the RNN calls before its loop, closed by
+    # `reset_dropout_mask`, which it calls after) the cell holds back the updates of each call
+    # made before the loop and settles them at the next call: when that call is the same step
+    # again (graph mode: it runs in the loop body, another graph, or receives the very same
+    # step tensor; eager: the same step values and inputs), the held-back call was a probe
+    # and its updates are dropped; otherwise (unroll=True) they are applied, and so are the
+    # updates held at the end of the sequence. Cells stepped by hand, `project` and `recur`
+    # update at once.
     def get_dropout_mask(self, step_input):
         local = self._rnn_sequence
         if not getattr(local, "in_call", False):  # keras.layers.RNN, before its loop
-            local.calls, local.pending, local.collected = 0, None, None
+            local.open, local.settled, local.pending, local.collected = True, False, None, None
+            local.graph = self._current_graph()
         return super().get_dropout_mask(step_input)
 
     def reset_dropout_mask(self):
         local = self._rnn_sequence
         pending, local.pending = getattr(local, "pending", None), None
-        if pending is not None and self._same_trace(pending):  # the sequence had one call
+        if pending is not None and self._current_graph() is pending[1]:
             self._apply_updates(pending[0])
-        local.calls = None
+        local.open = False
         super().reset_dropout_mask()
 
     @staticmethod
-    def _same_trace(pending):
-        return tf.executing_eagerly() or tf.compat.v1.get_default_graph() is pending[1]
+    def _current_graph():
+        return None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
 
     def _apply_updates(self, updates):
         for update in updates:
             self._update_moving(*update)
 
-    def _resolve_pending(self, inputs, step):
-        """At the second call of a sequence: apply or drop the first call's updates."""
-        updates, graph, first_inputs, first_step = self._rnn_sequence.pending
-        self._rnn_sequence.pending = None
-        if tf.executing_eagerly():
+    def _settle_pending(self, inputs, step):
+        """Apply or drop the held-back updates of the previous call (see above)."""
+        local = self._rnn_sequence
+        updates, graph, first_inputs, first_step = local.pending
+        local.pending = None
+        if graph is None:
             probe = (np.array_equal(np.asarray(first_step), np.asarray(step))
                      and np.array_equal(np.asarray(first_inputs), np.asarray(inputs)))
         else:
-            probe = tf.compat.v1.get_default_graph() is not graph
+            probe = self._current_graph() is not graph or step is first_step
         if not probe:
             self._apply_updates(updates)
+            local.settled = True  # the real steps have begun: no more holding back
 
     def call(self, inputs, states, training=None, mask=None):
         """recur(project(inputs, start_step=step state), states); `mask`: (batch,) or None."""
@@ -358,18 +364,16 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         local.in_call = True
         try:
             if getattr(local, "pending", None) is not None:
-                self._resolve_pending(inputs, states[-1])
-            first = getattr(local, "calls", None) == 0
-            if first:
-                local.calls = 1
-                local.collected = [] if training else None
+                self._settle_pending(inputs, states[-1])
+            hold = (training and getattr(local, "open", False) and not local.settled
+                    and self._current_graph() is local.graph)
+            local.collected = [] if hold else None
             mask = self.resolve_mask(inputs, mask)
             projected = self.project(inputs, training=training, start_step=states[-1],
                                      mask=mask)
             output, new_states = self.recur(projected, states, training=training, mask=mask)
-            if first and training:
-                graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
-                local.pending = (local.collected, graph, inputs, states[-1])
+            if hold:
+                local.pending = (local.collected, local.graph, inputs, states[-1])
             return output, new_states
         finally:
             local.collected = None

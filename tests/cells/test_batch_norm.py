@@ -163,6 +163,36 @@ def test_go_backwards_equals_reversed_input(batch, timesteps, kind, training):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("unroll", [False, True])
+@pytest.mark.parametrize("graph", [False, True])
+def test_each_training_step_updates_the_statistics_once(unroll, graph):
+    """keras.layers.RNN calls the cell on the first step before its loop (shape probe; and a
+    StackedRNNCells calls it once more for the dropout masks): those calls must not update
+    the moving statistics. A BN cell alone and first in a stack, eager and in tf.function,
+    rolled and unrolled, ends with the NumPy reference's statistics (one update per step)."""
+    x = sequences(batch=3, timesteps=3, seed=11)
+    cell = make_cell("lstm", max_steps=4)
+    cell.build((None, 2))
+    randomize(cell)
+    reference = reference_for("lstm", cell)
+    reference.run(x, training=True)
+    reference.run(x, training=True)
+    twin = make_cell("lstm", max_steps=4)
+    twin.build((None, 2))
+    twin.set_weights(cell.get_weights())
+    alone = keras.layers.RNN(cell, unroll=unroll)
+    stacked = keras.layers.RNN([twin, rnncells.LayerNormGRUCell(2)], unroll=unroll)
+    for layer in (alone, stacked):
+        run = tf.function(lambda v, layer=layer: layer(v, training=True)) if graph else (
+            lambda v, layer=layer: layer(v, training=True))
+        run(x)
+        run(x)
+    for bn in (cell, twin):
+        for name in ("kernel_norm_moving_mean", "state_norm_moving_variance"):
+            np.testing.assert_allclose(getattr(bn, name).numpy(), reference.w[name], atol=1e-5,
+                                       err_msg=name)
+
+
 # ------------------------------------------------------------------ batch independence
 def inference_rows_independent(cell_factory, x, seed=0):
     """True when each row's inference output equals that row run alone (atol 1e-5)."""
@@ -236,6 +266,7 @@ def test_explicit_mask_argument_when_stepping_by_hand():
 
 
 # ------------------------------------------------------------------ long sequences
+@pytest.mark.slow
 def test_outputs_and_gradients_finite_for_1000_steps():
     """T = 1000, 10x max_steps = 100: steps >= 99 share the last statistics row."""
     cell = BatchNormLSTMCell(4)
