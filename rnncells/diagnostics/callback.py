@@ -29,7 +29,8 @@ class GradientHealth(keras.callbacks.Callback):
       `grad_ratio` (||dL/dh_0|| / ||dL/dh_{T-1}||) and `grad_decay_rate` (per step);
     - `unit_health` of that layer -> `dead_fraction`, `saturated_fraction`;
     - when `y` is given, the gradient of the model's compiled loss w.r.t. the trainable
-      weights (training mode) -> `weight_grad_norm` and `zero_grad_fraction` (share of
+      weights (training mode; moving statistics such as batch norm's are restored afterwards)
+      -> `weight_grad_norm` and `zero_grad_fraction` (share of
       weight entries whose gradient is exactly 0: the "Adam returns all-zero gradients"
       symptom).
 
@@ -162,10 +163,15 @@ class GradientHealth(keras.callbacks.Callback):
     def _weight_gradients(self):
         model = self.model
         weights = model.trainable_weights
+        # A training-mode call updates moving statistics (batch norm): put them back after, so
+        # watching the run does not change it.
+        frozen = [(w, w.numpy()) for w in model.non_trainable_weights]
         with tf.GradientTape() as tape:
             y_pred = model(self.x, training=True)
             loss = model.compute_loss(x=self.x, y=self.y, y_pred=y_pred, training=True)
         grads = tape.gradient(loss, weights)
+        for w, value in frozen:
+            w.assign(value)
         grads = [np.zeros(w.shape) if g is None else keras.ops.convert_to_numpy(g)
                  for w, g in zip(weights, grads)]
         flat = np.concatenate([np.ravel(g).astype("float64") for g in grads]) if grads else (

@@ -110,3 +110,16 @@ def test_rejects_unknown_events_and_models_without_a_recurrent_layer():
     model.compile("sgd", "mse")
     with pytest.raises(ValueError, match="has none"):
         model.fit(x, y, callbacks=[GradientHealth(x[:2])], verbose=0)
+
+
+def test_watching_does_not_change_batch_norm_moving_statistics():
+    x, y = _data(rows=4)
+    model = _model(rnncells.BatchNormLSTMCell(3))
+    health = GradientHealth(x, y)
+    health.set_model(model)
+    before = [w.numpy().copy() for w in model.non_trainable_weights]
+    logs = {}
+    health.on_epoch_end(0, logs)  # runs every check, incl. a training-mode gradient
+    assert logs["weight_grad_norm"] > 0
+    for b, w in zip(before, model.non_trainable_weights):
+        np.testing.assert_array_equal(b, w.numpy())
