@@ -42,7 +42,7 @@ def numpy_scan_grads(a, b, h0, upstream):
 def mutant_scan(a, b, h0, reverse=False, algorithm="auto"):
     """A deliberately broken scan: composes the affine maps in the wrong order
     ((a1, b1) . (a2, b2) = (a1 a2, a1 b2 + b1)), the classic mistake."""
-    a, b, h0 = (tf.convert_to_tensor(np.float32(v)) for v in (a, b, h0))
+    a, b, h0 = (tf.cast(v, tf.float32) for v in (a, b, h0))
     if reverse:
         a, b = tf.reverse(a, [1]), tf.reverse(b, [1])
     b = tf.concat([a[:, :1] * h0[:, None] + b[:, :1], b[:, 1:]], axis=1)
@@ -89,6 +89,18 @@ def test_property_catches_the_mutant_scan():
     h0 = rng.normal(size=(2, 3)).astype("float32")
     assert not scan_matches_reference(mutant_scan, a, b, h0, False, "auto")
     assert scan_matches_reference(linear_scan, a, b, h0, False, "auto")
+    assert not gradients_match_adjoint(mutant_scan, a, b, h0)
+    assert gradients_match_adjoint(linear_scan, a, b, h0)
+
+
+def gradients_match_adjoint(scan, a, b, h0):
+    a_t, b_t, h0_t = (tf.constant(v) for v in (a, b, h0))
+    with tf.GradientTape() as tape:
+        tape.watch([a_t, b_t, h0_t])
+        loss = tf.reduce_sum(scan(a_t, b_t, h0_t))
+    grads = tape.gradient(loss, [a_t, b_t, h0_t])
+    want = numpy_scan_grads(a, b, h0, np.ones_like(b))
+    return all(np.allclose(g.numpy(), w, rtol=1e-4, atol=1e-4) for g, w in zip(grads, want))
 
 
 def test_reverse_is_flip_scan_flip():
@@ -111,17 +123,45 @@ def test_dynamic_time_steps_in_tf_function(problem):
                                atol=1e-5)
 
 
-@given(problem=scan_problems(), algorithm=st.sampled_from(["blelloch", "hillis_steele"]))
-def test_gradients_equal_adjoint_reference(problem, algorithm):
+@given(problem=scan_problems(), algorithm=st.sampled_from(["blelloch", "hillis_steele"]),
+       reverse=st.booleans())
+def test_gradients_equal_adjoint_reference(problem, algorithm, reverse):
     a, b, h0 = problem
     upstream = np.random.default_rng(a.size).normal(size=b.shape).astype("float32")
     a_t, b_t, h0_t = (tf.constant(v) for v in (a, b, h0))
     with tf.GradientTape() as tape:
         tape.watch([a_t, b_t, h0_t])
-        loss = tf.reduce_sum(linear_scan(a_t, b_t, h0_t, algorithm=algorithm) * upstream)
+        h = linear_scan(a_t, b_t, h0_t, reverse=reverse, algorithm=algorithm)
+        loss = tf.reduce_sum(h * upstream)
     grads = tape.gradient(loss, [a_t, b_t, h0_t])
-    for got, want in zip(grads, numpy_scan_grads(a, b, h0, upstream)):
-        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-4)
+    if reverse:  # the reverse scan is the forward scan of the time-flipped sequences
+        grad_a, grad_b, grad_h0 = numpy_scan_grads(a[:, ::-1], b[:, ::-1], h0,
+                                                   upstream[:, ::-1])
+        want = grad_a[:, ::-1], grad_b[:, ::-1], grad_h0
+    else:
+        want = numpy_scan_grads(a, b, h0, upstream)
+    for got, expected in zip(grads, want):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_gradients_with_dynamic_time_steps():
+    """The backward scan also runs in the while_loop schedule when T is unknown."""
+    rng = np.random.default_rng(11)
+    a = rng.uniform(-1, 1, (2, 6, 3)).astype("float32")
+    b = rng.normal(size=(2, 6, 3)).astype("float32")
+    h0 = rng.normal(size=(2, 3)).astype("float32")
+    spec = tf.TensorSpec([None, None, 3])
+
+    @tf.function(input_signature=[spec, spec, tf.TensorSpec([None, 3])])
+    def grads(a, b, h0):
+        with tf.GradientTape() as tape:
+            tape.watch([a, b, h0])
+            loss = tf.reduce_sum(linear_scan(a, b, h0))
+        return tape.gradient(loss, [a, b, h0])
+
+    want = numpy_scan_grads(a, b, h0, np.ones_like(b))
+    for got, expected in zip(grads(a, b, h0), want):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("algorithm", ["blelloch", "hillis_steele"])
