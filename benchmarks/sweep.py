@@ -583,16 +583,20 @@ def build_parser():
                              "(x --input); center: the center only")
     parser.add_argument("--center", nargs=4, type=int, default=None, metavar=("B", "T", "I", "H"),
                         help="the star's center (default 32 100 128 128)")
-    parser.add_argument("--batch", nargs="+", type=int, default=None)
-    parser.add_argument("--timesteps", nargs="+", type=int, default=None)
+    parser.add_argument("--batch", nargs="+", type=int, default=None,
+                        help="batch sizes (default 1 8 128 around the center; quick: none)")
+    parser.add_argument("--timesteps", nargs="+", type=int, default=None,
+                        help="timesteps (default 25 400 around the center; quick: none)")
     parser.add_argument("--units", nargs="+", type=int, default=None,
-                        help="units H (input I = H unless --input is given)")
-    parser.add_argument("--input", nargs="+", type=int, default=None)
+                        help="units H, with input I = H (default 32; quick: none)")
+    parser.add_argument("--input", nargs="+", type=int, default=None,
+                        help="input sizes I at the center's H (default: none)")
     parser.add_argument("--paths", nargs="+", choices=ALL_PATHS, default=None,
-                        help="paths of the sweep rows (default: rnn fused keras)")
+                        help="paths of the sweep rows (default: rnn fused keras; the named "
+                             "points choose their own)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--no-fit", dest="fit", action="store_false",
-                        help="skip the model.fit paths (they compile with XLA: slow to start)")
+                        help="skip every *_fit path (model.compile defaults)")
     parser.add_argument("--no-points", dest="points", action="store_false",
                         help="skip the named points of issue 5")
     parser.add_argument("--points-only", action="store_true", help="only the named points")
