@@ -284,7 +284,8 @@ def test_outputs_and_gradients_finite_for_1000_steps():
     assert all(np.all(np.isfinite(g.numpy())) for g in grads)
     assert any(np.abs(g.numpy()).max() > 0 for g in grads)
     assert np.all(np.isfinite(cell.state_norm_moving_variance.numpy()))
-    assert np.all(np.isfinite(layer(x[:1]).numpy()))  # inference, moving statistics
+    infer = tf.function(lambda v: layer(v, training=False))  # moving statistics
+    assert np.all(np.isfinite(infer(x[:1]).numpy()))
 
 
 # ------------------------------------------------------------------ Keras contract
@@ -387,11 +388,10 @@ def test_model_fit_with_xla_updates_moving_statistics():
 
     fitted = make()
     fitted.compile(keras.optimizers.SGD(0.0), "mse", jit_compile=True)
-    fitted.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    fitted.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
     eager = make()
-    for _ in range(2):
-        for i in (0, 4):
-            eager(x[i:i + 4], training=True)
+    for i in (0, 4):
+        eager(x[i:i + 4], training=True)
     for a, b in zip(fitted.non_trainable_weights, eager.non_trainable_weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
     assert np.abs(fitted.layers[0].cell.recurrent_norm_moving_mean.numpy()).max() > 0
