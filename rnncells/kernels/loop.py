@@ -106,7 +106,8 @@ def run_loop(cell, projected, initial_states, mask=None, go_backwards=False, tra
         return_sequences: if False, `outputs` is `(B, 1, ...)` holding the last output only
             (as `keras.layers.RNN`'s inner loop).
         zero_output_for_mask: masked steps output zeros instead of repeating the last output.
-        jit: True, False or "auto" (see `prefers_xla`). XLA needs a static T.
+        jit: True, False or "auto" (see `prefers_xla`). XLA needs a static T and applies
+            to traced code only (eager calls run without it).
         backward: how gradients are computed: "batched", "per_step", "autodiff" or "auto"
             (default: `backward_mode(cell)`). "batched" and "per_step" are the hand-written
             O(T) backward (see the module docstring); "autodiff" lets TensorFlow
@@ -188,10 +189,14 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
 
 
 def _resolve_jit(jit, timesteps, batch_size, initial_states, shape):
+    if tf.executing_eagerly():
+        # XLA applies to traced code (tf.function, Keras fit/predict); an eager call would
+        # compile afresh every time, and a tape around it cannot differentiate an XLA call
+        # holding a while loop.
+        return False
     if jit == "auto":
         state_width = sum(_num_elements(s.shape[1:]) or 0 for s in initial_states) or None
-        return bool(timesteps is not None and not tf.executing_eagerly()
-                    and prefers_xla(batch_size, state_width))
+        return bool(timesteps is not None and prefers_xla(batch_size, state_width))
     if jit and timesteps is None:
         raise ValueError(
             "run_loop(jit=True) needs a static number of timesteps (axis 1 of the sequence); "
