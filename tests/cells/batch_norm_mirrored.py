@@ -59,6 +59,23 @@ def main():
     moving_diff = max(np.abs(a - b).max() for a, b in zip(moving(single), moving(mirrored)))
     changed = all(np.abs(m).max() > 0 for m in moving(single)[::2])
 
+    # Default (synchronized=False, rolled loop): each replica updates its own ON_READ copy
+    # inside the while loop; read outside the replicas, the statistics are their mean.
+    with strategy.scope():
+        local = keras.Sequential([
+            keras.Input((TIMESTEPS, FEATURES)),
+            keras.layers.RNN(BatchNormLSTMCell(UNITS, momentum=0.5, max_steps=3)),
+            keras.layers.Dense(2)])
+        local.compile(keras.optimizers.SGD(0.5), "mse")
+    local_before = moving(local)
+    local.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    local_after = moving(local)
+    local_updated = all(np.all(np.isfinite(a)) and not np.array_equal(a, b)
+                        for a, b in zip(local_after, local_before))
+    replica_means = all(
+        np.allclose(np.mean([r.numpy() for r in v.value.values], axis=0), v.numpy(), atol=1e-6)
+        for v in local.layers[0].cell.non_trainable_weights)
+
     # Inside keras.layers.RNN's while loop TensorFlow forbids the all-reduce: a clear error.
     with strategy.scope():
         looped = keras.layers.RNN(BatchNormLSTMCell(UNITS, synchronized=True))
@@ -74,6 +91,8 @@ def main():
         "max_moving_statistics_difference": float(moving_diff),
         "moving_statistics_changed": bool(changed),
         "loop_error_mentions_unroll": "unroll=True" in message,
+        "unsynchronized_loop_updates_statistics": bool(local_updated),
+        "unsynchronized_read_is_replica_mean": bool(replica_means),
     }))
 
 

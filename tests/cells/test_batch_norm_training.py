@@ -117,9 +117,10 @@ def test_moving_statistics_match_population_after_training():
 
 @pytest.mark.slow
 def test_mirrored_strategy_synchronized_matches_single_device():
-    """2 logical CPUs, synchronized=True: one epoch == one device on the same global batches
-    (weights and moving statistics, 1e-4). Runs in a fresh process: the logical devices must
-    be configured before TensorFlow runs any op."""
+    """2 logical CPUs, synchronized=True (unrolled): one epoch == one device on the same global
+    batches (weights and moving statistics, 1e-4); synchronized=False in the rolled loop also
+    updates the statistics. Runs in a fresh process: the logical devices must be configured
+    before TensorFlow runs any op."""
     script = os.path.join(os.path.dirname(__file__), "batch_norm_mirrored.py")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, script], capture_output=True, text=True, env=env,
@@ -132,6 +133,9 @@ def test_mirrored_strategy_synchronized_matches_single_device():
     assert result["max_moving_statistics_difference"] <= 1e-4
     assert result["moving_statistics_changed"]
     assert result["loop_error_mentions_unroll"]
+    # the default (synchronized=False, rolled) also updates the statistics under the strategy
+    assert result["unsynchronized_loop_updates_statistics"]
+    assert result["unsynchronized_read_is_replica_mean"]
 
 
 def test_demo_table_has_the_batch_norm_row_fed_one_at_a_time_and_in_batches():
