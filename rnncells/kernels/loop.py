@@ -14,7 +14,10 @@ states) with `tf.GradientTape`, so a cell's math is never re-derived here. It wr
 gradient of each step's projected input into a `TensorArray` and sums the gradients of the
 variables `recur` reads (recurrent kernel, norms, ...). The gradients of the variables of
 `cell.project` (the input kernel) then come from one backpropagation through `project` over
-the whole sequence, outside this kernel: one large matmul instead of T small ones.
+the whole sequence, outside this kernel: one large matmul instead of T small ones
+(`backward="per_step"`, the default). `backward="batched"` instead recomputes all steps as
+one T*B-row batch after the loop, and `run_sequence` (FusedRNN's entry point) then also
+takes `project` into the kernel; see `backward_mode`.
 
 Semantics follow `keras.layers.RNN` exactly:
 - mask `(B, T)`: a masked step keeps the previous states; its output repeats the previous
@@ -25,8 +28,8 @@ Semantics follow `keras.layers.RNN` exactly:
 
 XLA: `jit=True` compiles the forward and the backward loop with XLA, `False` does not, and
 `"auto"` asks `prefers_xla` (a per-device, per-shape choice: on CPU, XLA removes the
-per-op overhead that dominates tiny steps, but its small matmuls are slower than oneDNN's
-once the step has real work).
+per-op overhead that dominates small steps, but it runs single-threaded and its matmuls
+are slower than oneDNN's once the step has real work). XLA applies to traced calls only.
 """
 
 import tensorflow as tf
@@ -58,30 +61,43 @@ def prefers_xla(batch_size, state_width, device_type=None):
     return batch_size * state_width <= CPU_XLA_MAX_STEP_ELEMENTS
 
 
-BACKWARD_MODES = ("batched", "per_step", "autodiff")
+BACKWARD_MODES = ("per_step", "batched", "autodiff")
 
 
 def backward_mode(cell):
-    """The backward `run_loop` uses for `cell` by default.
+    """The backward `run_loop` / `run_sequence` use for `cell` by default.
 
-    A cell may say it with a `fused_backward` attribute ("batched", "per_step" or
+    A cell may say it with a `fused_backward` attribute ("per_step", "batched" or
     "autodiff"). Otherwise: "autodiff" for a cell with non-trainable weights (running
     statistics: its `recur` may update them, and a recomputing backward would update them
-    again, and its batch statistics couple the rows of a batch), else "batched" (the rows of
-    a batch are independent in `recur`, so all T steps can be recomputed as one T*B batch).
-    "batched" and "per_step" recompute `recur` (and "batched" in `run_sequence` also
-    `project`) during the backward pass, with the dropout masks of the forward pass
-    re-installed (`get_dropout_masks`/`set_dropout_masks`); a cell whose `project` draws
-    other random numbers must ask for "per_step", one whose `recur` does for "autodiff".
-    The batched recomputation also needs every mask the cell holds to be batch-shaped
-    ("dropout", "recurrent_dropout"); otherwise (e.g. DropConnect) "per_step" runs.
+    again), else "per_step".
+
+    - "per_step" (default): the reverse loop takes, at each step, the gradient of one
+      recomputed `recur` call with respect to the projected step, the states and the
+      variables `recur` reads; the gradients of `project`'s weights then come from one
+      backpropagation through `project` on the whole sequence (TensorFlow's, outside the
+      kernel).
+    - "batched": the reverse loop only carries the state gradient; `recur` (and, in
+      `run_sequence`, `project`) is then recomputed once on all T*B rows and backpropagated
+      in one go, so every weight gradient is one large matmul. It needs rows that are
+      independent in `recur` and batch-shaped masks only ("dropout", "recurrent_dropout";
+      otherwise, e.g. DropConnect, "per_step" runs), and it recomputes `project`. Measured on
+      a 2-core CPU (LayerNormLSTMCell training step): as fast as "per_step" at batch 32 x
+      128 units, ~1.4x slower at batch 1 x 32 units; offered for shapes where per-step weight
+      gradients are the bottleneck.
+    - "autodiff": TensorFlow differentiates the while loop (no recomputation; slower:
+      ~1.3x at batch 32 x 128, ~16x at batch 1 x 32 on that CPU).
+
+    Both recomputing backwards re-install the dropout masks of the forward pass
+    (`get_dropout_masks`/`set_dropout_masks`); a cell whose `project` draws other random
+    numbers must not use "batched", one whose `recur` does must ask for "autodiff".
     """
     mode = getattr(cell, "fused_backward", None)
     if mode is not None:
         return _check_backward(mode)
     if getattr(cell, "non_trainable_weights", None):
         return "autodiff"
-    return "batched"
+    return "per_step"
 
 
 def _check_backward(mode):

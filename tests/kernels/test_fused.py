@@ -31,6 +31,11 @@ def _conv_gru(units):
     return rnncells.ConvGRUCell(1, filters=units, kernel_size=2, padding="same")
 
 
+def _batched(cell):
+    cell.fused_backward = "batched"  # the kernel's other hand-written backward
+    return cell
+
+
 def _features(f):
     return (f,)
 
@@ -47,6 +52,8 @@ CELLS = [
     ("LayerNormLSTMCell-ba2016",
      lambda u: rnncells.LayerNormLSTMCell(u, formulation="ba2016"), _features, True),
     ("LayerNormGRUCell", lambda u: rnncells.LayerNormGRUCell(u), _features, True),
+    ("LayerNormGRUCell-batched-backward", lambda u: _batched(rnncells.LayerNormGRUCell(u)),
+     _features, True),
     ("LayerNormSimpleRNNCell", lambda u: rnncells.LayerNormSimpleRNNCell(u), _features, True),
     ("MinGRUCell", lambda u: rnncells.MinGRUCell(u), _features, True),
     ("MinLSTMCell", lambda u: rnncells.MinLSTMCell(u), _features, True),
@@ -174,12 +181,16 @@ def test_the_property_catches_a_time_leaking_mutant():
                              random_initial_state=False)
 
 
-def test_dropout_masks_match_keras_and_the_backward_reuses_the_forward_masks():
+@pytest.mark.parametrize("backward", ["per_step", "batched"])
+def test_dropout_masks_match_keras_and_the_backward_reuses_the_forward_masks(backward):
     # One input mask and one recurrent mask per sequence, drawn as keras.layers.RNN draws
-    # them (same seed -> same masks); the hand-written backward recomputes recur after the
-    # layer reset the masks, so equal gradients show it re-installed the forward's masks.
+    # them (same seed -> same masks); the hand-written backward recomputes recur (and, when
+    # "batched", project on all T*B rows with tiled masks) after the layer reset the masks,
+    # so equal gradients show it re-installed the forward's masks.
     def make_cell(units):
-        return rnncells.LayerNormLSTMCell(units, dropout=0.4, recurrent_dropout=0.4, seed=7)
+        cell = rnncells.LayerNormLSTMCell(units, dropout=0.4, recurrent_dropout=0.4, seed=7)
+        cell.fused_backward = backward
+        return cell
 
     for masked in (False, True):
         assert_fused_matches_rnn(make_cell, _features, batch=3, steps=4, features=3, units=4,

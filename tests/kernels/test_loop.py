@@ -147,8 +147,9 @@ def test_the_gradient_property_catches_an_impure_recur_mutant():
     assert_backwards_match_autodiff(_TwoStateCell, case)
 
 
-@pytest.mark.slow  # ~10 s: three XLA compilations
-def test_xla_loops_equal_plain_loops_in_a_tf_function():
+@pytest.mark.slow  # ~20 s: XLA compilations
+@pytest.mark.parametrize("backward", ["per_step", "batched"])
+def test_xla_loops_equal_plain_loops_in_a_tf_function(backward):
     cell = rnncells.LayerNormLSTMCell(3)
     x = tf.constant(np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32"))
     cell.build((2, 4))
@@ -156,11 +157,11 @@ def test_xla_loops_equal_plain_loops_in_a_tf_function():
 
     def step(jit):
         with tf.GradientTape() as tape:
-            projected = cell.project(x)
-            _, outputs, states = loop.run_loop(cell, projected, cell.get_initial_state(2),
-                                               mask=mask, jit=jit)
+            tape.watch(x)
+            _, outputs, states = loop.run_sequence(cell, x, cell.get_initial_state(2),
+                                                   mask=mask, jit=jit, backward=backward)
             loss = tf.reduce_sum(outputs ** 2) + tf.reduce_sum(states[1])
-        return [outputs] + tape.gradient(loss, cell.trainable_weights)
+        return [outputs] + tape.gradient(loss, [x] + cell.trainable_weights)
 
     plain = tf.function(lambda: step(False))()
     xla = tf.function(lambda: step(True))()
@@ -169,11 +170,11 @@ def test_xla_loops_equal_plain_loops_in_a_tf_function():
 
 
 def test_backward_mode_defaults_and_overrides():
-    assert loop.backward_mode(rnncells.LayerNormLSTMCell(2)) == "batched"
+    assert loop.backward_mode(rnncells.LayerNormLSTMCell(2)) == "per_step"
     cell = _TwoStateCell(2)
-    assert loop.backward_mode(cell) == "batched"
-    cell.fused_backward = "per_step"  # a cell may choose
     assert loop.backward_mode(cell) == "per_step"
+    cell.fused_backward = "batched"  # a cell may choose
+    assert loop.backward_mode(cell) == "batched"
     # Non-trainable weights (running statistics): TensorFlow differentiates the loop.
     esn = rnncells.ESNCell(3)
     esn.build((1, 2))
