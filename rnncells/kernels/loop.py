@@ -35,17 +35,20 @@ are slower than oneDNN's once the step has real work). XLA applies to traced cal
 import tensorflow as tf
 
 #: On CPU, XLA is used ("auto") when batch * state width is at most this many elements.
-CPU_XLA_MAX_STEP_ELEMENTS = 65536
+CPU_XLA_MAX_STEP_ELEMENTS = 1024
 
 
 def prefers_xla(batch_size, state_width, device_type=None):
     """Whether `jit="auto"` compiles the loops with XLA for this step shape and device.
 
-    XLA fuses the pointwise ops of a step (the per-op overhead is what a recurrent step is
-    bound by). Measured on a 2-core x86 CPU (TF 2.21, LayerNormLSTMCell training step with
-    the hand-written backward): XLA was faster at batch 1 x 32 units (~7x) and at batch 32 x
-    128 units (~1.4x); above `CPU_XLA_MAX_STEP_ELEMENTS` (not measured) the step's matmuls
-    dominate and oneDNN's are faster than XLA's on CPU. GPUs: always XLA.
+    XLA fuses the pointwise ops of a step, which removes the per-op overhead that bounds
+    small recurrent steps, but XLA on CPU runs single-threaded and its matmuls are slower
+    than oneDNN's. Measured on a 2-core x86 CPU (TF 2.21, LayerNormLSTMCell training step,
+    CPU-time medians): batch 1 x 32 units (64 state elements): XLA ~7x faster than without;
+    batch 32 x 128 units (8192): no gain (2% slower, inference too). The threshold,
+    `CPU_XLA_MAX_STEP_ELEMENTS`, sits between the two. GPUs: always XLA (it fuses a step's
+    pointwise kernels, which is what a recurrent step on a GPU is bound by; not measured
+    here).
 
     Args:
         batch_size: int or None (unknown: no XLA on CPU).

@@ -199,5 +199,5 @@ def test_bad_arguments_name_the_argument_and_allowed_values():
 def test_prefers_xla_is_a_per_device_and_per_shape_choice():
     assert loop.prefers_xla(32, 256, device_type="GPU")
     assert loop.prefers_xla(1, 64, device_type="CPU")
-    assert not loop.prefers_xla(512, 1024, device_type="CPU")
+    assert not loop.prefers_xla(32, 256, device_type="CPU")
     assert not loop.prefers_xla(None, 64, device_type="CPU")
