@@ -85,6 +85,10 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
     See the module docstring for the semantics; the arguments are documented on the cells.
     """
 
+    #: `project` needs the step index held in the last state (`start_step`), so a wrapper or
+    #: kernel that calls `project` itself must pass it; the step counter state is bookkeeping.
+    project_reads_step_state = True
+
     def __init__(self, units, momentum=0.99, epsilon=1e-3, gamma_initializer=0.1,
                  beta_initializer="zeros", max_steps=100, synchronized=False, mask_value=None,
                  **kwargs):

@@ -65,6 +65,11 @@ class Zoneout(RecurrentCell):
             raise ValueError(
                 "Invalid value for argument `cell`: expected an rnncells cell implementing "
                 f"`project` and `recur`, received cell={cell!r}.")
+        if getattr(cell, "project_reads_step_state", False):
+            raise ValueError(
+                "Invalid value for argument `cell`: Zoneout does not wrap cells whose projection "
+                "reads the step index from their state (per-step batch normalization), received "
+                f"cell={type(cell).__name__}. Use zoneout on a cell without per-step statistics.")
         kwargs.setdefault("dtype", cell.dtype_policy)
         super().__init__(seed=seed, **kwargs)
         self.cell = cell

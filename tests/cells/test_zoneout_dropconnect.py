@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
+from rnncells.cells.batch_norm import BatchNormGRUCell, BatchNormLSTMCell
 from rnncells.cells.esn import ESNCell
 from rnncells.cells.layer_norm import LayerNormGRUCell, LayerNormLSTMCell, LayerNormSimpleRNNCell
 from rnncells.cells.nas import NASCell
@@ -497,3 +498,11 @@ def test_fused_rnn_zoneout_training_gradients_use_the_forward_masks():
 
 def test_the_consistency_check_catches_masks_redrawn_in_recur():
     assert not fused_zoneout_training_is_consistent(RecurDrawsZoneout)
+
+
+@pytest.mark.parametrize("cell_cls", [BatchNormLSTMCell, BatchNormGRUCell])
+def test_zoneout_refuses_cells_whose_projection_reads_the_step_state(cell_cls):
+    # Zoneout calls project() itself and cannot pass the step counter the per-step batch
+    # norm needs; wrapping such a cell would normalize every step with step 0's statistics.
+    with pytest.raises(ValueError, match="cell=" + cell_cls.__name__):
+        Zoneout(cell_cls(3), rate=0.1)
