@@ -282,7 +282,7 @@ class _Loop:
         _, out_ta, _, states, saved_ta = tf.while_loop(
             lambda t, *_: t < steps, body,
             (tf.constant(0), out_ta, prev_output, list(states), saved_ta),
-            maximum_iterations=steps, parallel_iterations=1)
+            maximum_iterations=steps, parallel_iterations=32)
         return out_ta.stack(), list(states), [ta.stack() for ta in saved_ta]
 
     # ------------------------------------------------------------------ backward
@@ -361,7 +361,7 @@ class _Loop:
         _, _, d_states, d_vars, record = tf.while_loop(
             lambda t, *_: t >= 0, body,
             (steps - 1, d_carry, list(d_states), d_vars, record),
-            maximum_iterations=steps, parallel_iterations=1)
+            maximum_iterations=steps, parallel_iterations=32)
         # batched: `record` holds the gradients arriving at each step, for batched_gradients.
         return [ta.stack() for ta in record], list(d_states), d_vars
 
