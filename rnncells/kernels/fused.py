@@ -14,7 +14,8 @@ paths, chosen per layer:
 - "keras": `keras.layers.LSTMCell` / `GRUCell`: Keras's own `keras.layers.LSTM` / `GRU`
   inner loop (cuDNN on a GPU), on the same cell and so the same weights.
 - "per_step": anything else (or `use_fused=False`, or `unroll=True`): exactly
-  `keras.layers.RNN`'s loop, one `cell(...)` call per step.
+  `keras.layers.RNN`'s loop, one `cell(...)` call per step. A masked sequence also runs
+  per step for cells with running statistics (see `fuses_masks`).
 
 The fused paths never re-derive a cell's equations: they only call `project`, `recur` and
 `scan_coefficients`, so weights move between `FusedRNN(cell)` and `keras.layers.RNN(cell)`
@@ -52,6 +53,20 @@ def why_not_fused(cell):
 def can_fuse(cell):
     """Whether `FusedRNN(cell)` runs a fused path (see `why_not_fused` for the reason)."""
     return why_not_fused(cell) is None
+
+
+def fuses_masks(cell):
+    """Whether a masked sequence may take the fused path for this cell.
+
+    A cell may say it with a `fused_masks` attribute. By default, cells with non-trainable
+    weights (running statistics, e.g. per-step batch norm) run a masked sequence per step:
+    their statistics follow each row's own step counter, which a masked step holds back, so
+    position t of a sequence-wide `project` is not step t of every row.
+    """
+    flag = getattr(cell, "fused_masks", None)
+    if flag is not None:
+        return bool(flag)
+    return not getattr(cell, "non_trainable_weights", None)
 
 
 def _scan_ready(cell):
@@ -174,6 +189,8 @@ class FusedRNN(keras.layers.RNN):
             return self._keras_inner_loop(sequences, initial_state, mask, training)
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
+        if mask is not None and not fuses_masks(self.cell):
+            return super().inner_loop(sequences, initial_state, mask=mask, training=training)
         if sequences.dtype.is_floating and sequences.dtype != self.cell.compute_dtype:
             sequences = ops.cast(sequences, self.cell.compute_dtype)
         if self.fused_path == "loop":
