@@ -29,7 +29,7 @@ def _runs(spec, rng):
             finally:
                 keras.mixed_precision.set_global_policy("float32")
             for scale in SCALES:
-                if scale > spec.max_scale:
+                if not spec.min_scale <= scale <= spec.max_scale:
                     continue
                 for steps in STEPS:
                     x = (scale * rng.standard_normal((3, steps, *spec.step_shape(3)))).astype(
