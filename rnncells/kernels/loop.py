@@ -190,7 +190,14 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
             mask = tf.reverse(mask, [1])
     mode = backward_mode(cell) if backward == "auto" else _check_backward(backward)
     if mode != "batched" or not _can_tile_masks(_dropout_masks(cell)):
-        projected = cell.project(sequences, training=training)
+        if getattr(cell, "project_reads_step_state", False):
+            # Per-step statistics: the sequence starts at the step counter carried in the
+            # last state (a stateful continuation does not start at 0). Rows share one
+            # counter unless earlier masked calls held some back; row 0's is used.
+            start = tf.cast(tf.reshape(initial_states[-1], [-1])[0], tf.int32)
+            projected = cell.project(sequences, training=training, start_step=start)
+        else:
+            projected = cell.project(sequences, training=training)
         return run_loop(cell, projected, initial_states, mask=mask, training=training,
                         return_sequences=return_sequences,
                         zero_output_for_mask=zero_output_for_mask, jit=jit, backward=mode)
