@@ -158,6 +158,10 @@ def _chrono():
 #: float16 the gradients overflow. At input scale >= 0.1 the input drive dominates.
 LN_MIN_SCALE = 0.1
 
+#: NASCell's recurrent Jacobian grows with the input size (the a3 * b3 block): checked up to
+#: this input scale; test_known_limits.py pins the explosion at 1e3.
+NAS_MAX_SCALE = 10.0
+
 SPECS = [
     CellSpec(
         "LayerNormSimpleRNNCell", lambda u: rnncells.LayerNormSimpleRNNCell(u),
@@ -242,12 +246,13 @@ SPECS = [
         why="envelope 4 (as ConvLSTMCell; the peepholes add sigma' p c terms); measured max "
             "1.21. |h| <= 1 (proof)."),
     CellSpec(
-        "NASCell", lambda u: rnncells.NASCell(u), rnncells.NASCell,
-        jacobian_bound=_envelope(1e3), input_bound=_gated_input_bound(1e3),
+        "NASCell", lambda u: rnncells.NASCell(u), rnncells.NASCell, max_scale=NAS_MAX_SCALE,
+        jacobian_bound=_envelope(4.0), input_bound=_gated_input_bound(4.0),
         state_bound=_unit,
-        why="envelope 1000: two of NAS's eight blocks are relu (unbounded slope products "
-            "a3 * b3), so no gate bounds the recurrent path; measured max 57.6 (inputs 1e3). "
-            "|m| = |tanh(.)| <= 1 (proof)."),
+        why="envelope 4 at input scales <= 10: l3 = relu(a3 * b3) multiplies the input term "
+            "a3 into the recurrent term b3 = m @ R, so the recurrent Jacobian grows with |x| "
+            "and no gate bounds it (12 weight seeds, T = 300: max J/sqrt(n) 0.5 at scale 10, "
+            "20 at 100, 2100 at 1e3; see NAS_MAX_SCALE). |m| = |tanh(.)| <= 1 (proof)."),
     CellSpec(
         "BatchNormLSTMCell", lambda u: rnncells.BatchNormLSTMCell(u),
         rnncells.BatchNormLSTMCell,

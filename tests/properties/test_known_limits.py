@@ -8,6 +8,10 @@ float16 the gradients overflow. The same weights are healthy at input scale 1. T
 suite therefore checks the layer-norm cells at input scales >= registry.LN_MIN_SCALE, and
 these tests pin the counterexamples (if a change to the cells removes them, these tests fail
 and the restriction can go).
+
+NASCell with large inputs: its block l3 = relu(a3 * b3) multiplies the input term a3 = x @ W
+into the recurrent term b3 = m @ R, so d m_T / d m_t scales with |x|: checked up to
+registry.NAS_MAX_SCALE.
 """
 
 import keras
@@ -16,7 +20,7 @@ import pytest
 
 import rnncells
 from tests.properties import checks
-from tests.properties.registry import LN_MIN_SCALE, SPECS
+from tests.properties.registry import LN_MIN_SCALE, NAS_MAX_SCALE, SPECS
 
 SPEC = {s.name: s for s in SPECS}
 
@@ -51,3 +55,16 @@ def test_layer_norm_gru_gradients_overflow_in_float16_on_tiny_inputs():
     keras.mixed_precision.set_global_policy("float32")
     assert not checks.check_finite(checks.trace(cell, _x(2, 150, 1e-3)))
     assert checks.check_finite(checks.trace(cell, _x(2, 150, 1.0)))
+
+
+def test_nas_cell_explodes_on_large_inputs_but_not_on_moderate_ones():
+    keras.utils.set_random_seed(8)
+    cell = rnncells.NASCell(5)
+    spec = SPEC["NASCell"]
+    large = _x(2, 300, 1e3)
+    exploded = checks.check_no_explosion(checks.trace(cell, large),
+                                         spec.jacobian_bound(cell, large))
+    assert not exploded and exploded.value > 100 * exploded.limit, exploded.message
+    moderate = _x(2, 300, NAS_MAX_SCALE)
+    assert checks.check_no_explosion(checks.trace(cell, moderate),
+                                     spec.jacobian_bound(cell, moderate))
