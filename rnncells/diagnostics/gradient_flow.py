@@ -78,7 +78,8 @@ def gradient_flow(layer_or_model, inputs, loss="last", initial_state=None,
     exact, from one backward pass: the cell is stepped inside `keras.layers.RNN` by a wrapper
     that adds a zero perturbation to the state entering every step (see
     `rnncells.diagnostics.probe`). This works for any Keras cell with the standard
-    `call(inputs, states)`.
+    `call(inputs, states)`. Only the cell is used: it runs forward over `inputs` from the zero
+    (or given) initial state, without the RNN layer's `go_backwards`, mask or stored state.
 
     The loss defaults to the sum of the last step's output over batch and units, so
     ||dL/dh_t|| measures how much the final output depends on the state t steps earlier: the
