@@ -30,6 +30,26 @@ XLA: `jit=True` compiles the forward and the backward loop with XLA, `False` doe
 `"auto"` asks `prefers_xla` (a per-device, per-shape choice: on CPU, XLA removes the
 per-op overhead that dominates small steps, but it runs single-threaded and its matmuls
 are slower than oneDNN's once the step has real work). XLA applies to traced calls only.
+
+Measured and not adopted (2-core CPU, TF 2.21, LayerNormLSTMCell, B=32, T=100, I=H=128,
+in-process medians; the gaps between identical paths were up to ~10% on that shared machine):
+- The pointwise part of `recur` (after `h @ U`) as one nested `tf.function(jit_compile=True)`
+  call inside the non-XLA loop: training step ~0.87-0.98x the time, inference ~0.8-0.9x
+  (with the norm weights passed as tensors; capturing the variables made inference 1.15x
+  slower), no gain in process CPU time. Such a nested call also cannot sit inside an outer
+  XLA computation (the whole-loop `jit` path, `jit_compile` train steps): the gradient of
+  its `split` needs a compile-time constant the outer cluster does not have, and compilation
+  fails. Not worth the machinery for that gain.
+- Whole-recur per-step XLA calls (matmul included): ~1.17x slower (XLA's matmul).
+- `TF_XLA_FLAGS="--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"`: every path slower
+  (1.5-2.4x against runs without it, keras.layers.LSTM included).
+- The layer norm of `project` as one XLA call over the sequence: inference ~0.9x, training
+  ~1.2x (XLA runs the large element-wise work single-threaded).
+- What bounds the loop is op count (~2 us per small op): computing ops per step in the
+  training graph, forward + backward, are ~43 + ~117 here, ~85 + ~152 for
+  `keras.layers.RNN(cell)` and ~31 + ~36 for `keras.layers.LSTM`. RNN(cell)'s extra ops
+  (per-step `x @ W` and its norm) do not depend on the state and run on the second core
+  alongside the recurrent chain, so hoisting `project` out of the loop gains little here.
 """
 
 import tensorflow as tf
