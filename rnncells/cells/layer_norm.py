@@ -13,6 +13,7 @@ from keras import constraints, initializers, regularizers
 from rnncells.cells import validation
 from rnncells.cells.dense import DenseRecurrentCell, keras_serializable, split_gates
 from rnncells.cells.normalization import layer_norm
+from rnncells.kernels.loop import CompiledPointwise
 
 FORMULATIONS = ("tfa", "ba2016")
 
@@ -150,15 +151,14 @@ class LayerNormLSTMCell(DenseRecurrentCell):
 
     def recur(self, projected, states, training=None):
         h_tm1, c_tm1 = states[0], states[1]
-        z = projected + layer_norm(self.recurrent_projection(h_tm1, training),
-                                   self.recurrent_norm_gamma, self.recurrent_norm_beta,
-                                   self.norm_epsilon)
-        z_i, z_f, z_g, z_o = split_gates(z, 4)
-        c = (self.recurrent_activation(z_f) * c_tm1
-             + self.recurrent_activation(z_i) * self.activation(z_g))
-        c_norm = layer_norm(c, self.state_norm_gamma, self.state_norm_beta, self.norm_epsilon)
-        h = self.recurrent_activation(z_o) * self.activation(c_norm)
-        carried = c_norm if self.formulation == "tfa" else c
+        beta = self.recurrent_norm_beta
+        h, carried = lstm_pointwise(
+            projected, self.recurrent_projection(h_tm1, training), c_tm1,
+            self.cast_weight(self.recurrent_norm_gamma),
+            None if beta is None else self.cast_weight(beta),
+            self.cast_weight(self.state_norm_gamma), self.cast_weight(self.state_norm_beta),
+            epsilon=self.norm_epsilon, activation=self.activation,
+            recurrent_activation=self.recurrent_activation, formulation=self.formulation)
         return h, [h, carried]
 
     def get_config(self):
@@ -170,6 +170,19 @@ class LayerNormLSTMCell(DenseRecurrentCell):
             "formulation": self.formulation,
         }
         return {**super().get_config(), **config}
+
+
+@CompiledPointwise
+def lstm_pointwise(projected, recurrent, c_tm1, recurrent_gamma, recurrent_beta, state_gamma,
+                   state_beta, epsilon, activation, recurrent_activation, formulation):
+    """LayerNormLSTMCell's step after `h @ U` (one XLA call in traced non-XLA code, see
+    `CompiledPointwise`): returns (h', carried c')."""
+    z = projected + layer_norm(recurrent, recurrent_gamma, recurrent_beta, epsilon)
+    z_i, z_f, z_g, z_o = split_gates(z, 4)
+    c = recurrent_activation(z_f) * c_tm1 + recurrent_activation(z_i) * activation(z_g)
+    c_norm = layer_norm(c, state_gamma, state_beta, epsilon)
+    h = recurrent_activation(z_o) * activation(c_norm)
+    return h, (c_norm if formulation == "tfa" else c)
 
 
 @keras_serializable

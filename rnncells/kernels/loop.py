@@ -31,15 +31,15 @@ XLA: `jit=True` compiles the forward and the backward loop with XLA, `False` doe
 per-op overhead that dominates small steps, but it runs single-threaded and its matmuls
 are slower than oneDNN's once the step has real work). XLA applies to traced calls only.
 
-Measured and not adopted (2-core CPU, TF 2.21, LayerNormLSTMCell, B=32, T=100, I=H=128,
-in-process medians; the gaps between identical paths were up to ~10% on that shared machine):
-- The pointwise part of `recur` (after `h @ U`) as one nested `tf.function(jit_compile=True)`
-  call inside the non-XLA loop: training step ~0.87-0.98x the time, inference ~0.8-0.9x
-  (with the norm weights passed as tensors; capturing the variables made inference 1.15x
-  slower), no gain in process CPU time. Such a nested call also cannot sit inside an outer
-  XLA computation (the whole-loop `jit` path, `jit_compile` train steps): the gradient of
-  its `split` needs a compile-time constant the outer cluster does not have, and compilation
-  fails. Not worth the machinery for that gain.
+Per-op overhead: a cell may wrap the pointwise part of its step (after `h @ U`) in
+`CompiledPointwise`, one XLA call per step inside the non-XLA loops, forward and backward,
+with the matmuls left to oneDNN; the loops here ask for it (`pointwise_compilation`).
+
+Measured and not adopted, and what bounds the loop (2-core CPU, TF 2.21, LayerNormLSTMCell,
+B=32, T=100, I=H=128, in-process medians; the gaps between identical paths were up to ~10%
+on that shared machine):
+- The pointwise call capturing the norm variables instead of taking them as tensors:
+  inference 1.15x slower than plain.
 - Whole-recur per-step XLA calls (matmul included): ~1.17x slower (XLA's matmul).
 - `TF_XLA_FLAGS="--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"`: every path slower
   (1.5-2.4x against runs without it, keras.layers.LSTM included).
@@ -53,9 +53,70 @@ in-process medians; the gaps between identical paths were up to ~10% on that sha
 """
 
 import tensorflow as tf
+from tensorflow.python.framework import ops as tf_ops
+from tensorflow.python.ops import control_flow_util
 
 #: On CPU, XLA is used ("auto") when batch * state width is at most this many elements.
 CPU_XLA_MAX_STEP_ELEMENTS = 1024
+
+
+class CompiledPointwise:
+    """Run a cell's per-step pointwise function as ONE XLA call inside a non-XLA loop.
+
+    A recurrent step on a CPU is bound by per-op overhead: after `h @ U`, a layer-norm LSTM
+    step is ~35 small ops forward and ~100 backward. Wrapping that part (norms, gates, state
+    update; no matmul, so oneDNN keeps the matmuls) in `tf.function(jit_compile=True)` makes
+    it one XLA cluster, forward and backward, in `keras.layers.RNN`, `FusedRNN` and under a
+    `GradientTape`. The math stays in the cell: the cell defines the function and decides to
+    use it (`@CompiledPointwise` on a module-level function of tensors and Python constants;
+    pass weights as tensors, e.g. `cell.cast_weight(w)`, not as variables).
+
+    It runs compiled only where a kernel asks for it (`pointwise_compilation()`, which
+    `run_loop`/`run_sequence` open around their forward and hand-written backward): in
+    `keras.layers.RNN` and under TensorFlow's own differentiation of a while loop
+    (`backward="autodiff"`) the plain function runs, as it was not measured faster there.
+    It also runs plain when executing eagerly (every new shape would compile) and inside an
+    XLA computation (the whole-loop `jit` path, `jit_compile=True` train steps): there it
+    is compiled with the rest anyway, and a nested XLA call's gradient needs compile-time
+    constants that the outer computation does not provide. `enabled = False` on the
+    instance (or `CompiledPointwise.enabled = False` for all) turns it off.
+
+    Measured (2-core CPU, TF 2.21, LayerNormLSTMCell in FusedRNN, B=32, T=100, I=H=128,
+    in-process medians against the plain function): training step ~0.9x the time,
+    inference ~0.85x.
+    """
+
+    enabled = True
+    _requested = 0  # depth of open `pointwise_compilation()` contexts
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.compiled = tf.function(fn, jit_compile=True, autograph=False)
+        self.__name__ = getattr(fn, "__name__", "pointwise")
+        self.__doc__ = fn.__doc__
+
+    def runs_compiled(self):
+        """Whether a call made now would run the XLA-compiled function."""
+        return (self.enabled and CompiledPointwise._requested > 0
+                and not tf.executing_eagerly()
+                and not control_flow_util.GraphOrParentsInXlaContext(
+                    tf_ops.get_default_graph()))
+
+    def __call__(self, *args, **kwargs):
+        if self.runs_compiled():
+            return self.compiled(*args, **kwargs)
+        return self.fn(*args, **kwargs)
+
+
+class pointwise_compilation:
+    """Context in which `CompiledPointwise` functions may run compiled (see there)."""
+
+    def __enter__(self):
+        CompiledPointwise._requested += 1
+
+    def __exit__(self, *exc):
+        CompiledPointwise._requested -= 1
+        return False
 
 
 def prefers_xla(batch_size, state_width, device_type=None):
@@ -431,15 +492,17 @@ class _Loop:
         @tf.custom_gradient
         def fused(*args):
             flat, states = list(args[:n_p]), list(args[n_p:])
-            outputs_tm, final_states, saved = forward(flat, states, mask_tm, True)
+            with pointwise_compilation():
+                outputs_tm, final_states, saved = forward(flat, states, mask_tm, True)
 
             def grad(d_outputs, *d_final, variables=None):
                 variables = list(variables or [])
                 d_outputs = _zeros_if_none(d_outputs, outputs_tm)
                 d_final = [_zeros_if_none(d, s) for d, s in zip(d_final, final_states)]
                 with _installed_dropout_masks(self.cell, masks):
-                    d_flat, d_init, d_vars = backward(flat, saved, mask_tm, d_outputs,
-                                                      d_final, variables, batched)
+                    with pointwise_compilation():
+                        d_flat, d_init, d_vars = backward(flat, saved, mask_tm, d_outputs,
+                                                          d_final, variables, batched)
                     if batched:  # d_flat holds the per-step gradients of recur's results.
                         d_flat, d_vars = batched_gradients(flat, saved, d_flat, variables)
                 return list(d_flat) + list(d_init), list(d_vars)
@@ -494,15 +557,18 @@ class _Loop:
 
         @tf.custom_gradient
         def fused(sequences, *states):
-            outputs_tm, final_states, saved, flat_tm = forward(sequences, list(states), mask_tm)
+            with pointwise_compilation():
+                outputs_tm, final_states, saved, flat_tm = forward(sequences, list(states),
+                                                                   mask_tm)
 
             def grad(d_outputs, *d_final, variables=None):
                 variables = list(variables or [])
                 d_outputs = _zeros_if_none(d_outputs, outputs_tm)
                 d_final = [_zeros_if_none(d, s) for d, s in zip(d_final, final_states)]
                 with _installed_dropout_masks(self.cell, masks):
-                    d_raw, d_init, _ = backward(flat_tm, saved, mask_tm, d_outputs, d_final,
-                                                variables, True)
+                    with pointwise_compilation():
+                        d_raw, d_init, _ = backward(flat_tm, saved, mask_tm, d_outputs,
+                                                    d_final, variables, True)
                     d_sequences, d_vars = sequence_gradients(sequences, saved, d_raw,
                                                              variables)
                 return [d_sequences] + list(d_init), list(d_vars)
