@@ -82,8 +82,9 @@ class CompiledPointwise:
     instance (or `CompiledPointwise.enabled = False` for all) turns it off.
 
     Measured (2-core CPU, TF 2.21, LayerNormLSTMCell in FusedRNN, B=32, T=100, I=H=128,
-    in-process medians against the plain function): training step ~0.9x the time,
-    inference ~0.85x.
+    in-process medians against the plain function): training step in a tf.function loop
+    0.87-0.98x the time (~0.9x typical), inference 0.8-1.0x, `model.fit` step 0.98-0.99x.
+    Tried on LayerNormGRUCell too: no measurable gain there, so it stays plain.
     """
 
     enabled = True
