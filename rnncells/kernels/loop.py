@@ -53,8 +53,14 @@ on that shared machine):
 """
 
 import tensorflow as tf
-from tensorflow.python.framework import ops as tf_ops
-from tensorflow.python.ops import control_flow_util
+
+try:  # No public API tells whether the graph being built is inside an XLA computation.
+    from tensorflow.python.ops.control_flow_util import (
+        GraphOrParentsInXlaContext as _in_xla_context,
+    )
+except ImportError:  # pragma: no cover - a TensorFlow that moved it: never nest XLA calls.
+    def _in_xla_context(graph):
+        return True
 
 #: On CPU, XLA is used ("auto") when batch * state width is at most this many elements.
 CPU_XLA_MAX_STEP_ELEMENTS = 1024
@@ -100,8 +106,7 @@ class CompiledPointwise:
         """Whether a call made now would run the XLA-compiled function."""
         return (self.enabled and CompiledPointwise._requested > 0
                 and not tf.executing_eagerly()
-                and not control_flow_util.GraphOrParentsInXlaContext(
-                    tf_ops.get_default_graph()))
+                and not _in_xla_context(tf.compat.v1.get_default_graph()))
 
     def __call__(self, *args, **kwargs):
         if self.runs_compiled():
