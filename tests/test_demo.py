@@ -17,6 +17,9 @@ def test_demo_trains_and_prints_table():
     assert len(rows) == 1
     row = rows[0]
     assert 0.0 <= row["test_acc"] <= 1.0 and row["train_s"] > 0
+    # trainable parameters: LN-GRU(4) on 6 channels = kernel 6x12 + recurrent 4x12 + bias 2x12
+    # + two norm gammas of 12; the Dense(7) head = 4x7 + 7
+    assert row["params"] == (6 * 12 + 4 * 12 + 2 * 12 + 2 * 12) + (4 * 7 + 7)
     # a layer-norm cell has no batch statistics, so feeding one at a time changes nothing
     assert row["test_acc_1_at_a_time"] == row["test_acc"]
     table = printed[-1]
