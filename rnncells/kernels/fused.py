@@ -26,7 +26,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from rnncells.cells.base import RecurrentCell
+from rnncells.cells.base import RecurrentCell, rnn_output_shape
 from rnncells.kernels import loop as loop_kernels
 
 USE_FUSED = ("auto", True, False)
@@ -182,6 +182,11 @@ class FusedRNN(keras.layers.RNN):
         return layer
 
     # ------------------------------------------------------------------ the loop
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        if isinstance(self.cell, RecurrentCell):  # also convolutional (rank > 1) states
+            return rnn_output_shape(self, sequences_shape)
+        return super().compute_output_shape(sequences_shape, initial_state_shape)
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self.fused_path == "per_step":
             return super().inner_loop(sequences, initial_state, mask=mask, training=training)

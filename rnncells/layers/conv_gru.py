@@ -16,16 +16,13 @@ Their config is flat (cell arguments and RNN arguments together), as Keras's Con
 
 import keras
 
+from rnncells.cells.base import rnn_output_shape
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell
 from rnncells.cells.dense import keras_serializable
 
 #: keyword arguments that belong to the layer, not to its cell.
 _LAYER_KWARGS = ("name", "dtype", "trainable", "activity_regularizer", "autocast",
                  "input_shape", "batch_size", "input_dim", "zero_output_for_mask")
-
-
-def _as_shape(size):
-    return tuple(size) if isinstance(size, (list, tuple)) else (size,)
 
 
 @keras_serializable
@@ -47,17 +44,7 @@ class ConvRNN(keras.layers.RNN):
     """
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
-        sequences_shape = tuple(sequences_shape)
-        batch, steps = sequences_shape[0], sequences_shape[1]
-        if not self.cell.built:
-            self.cell.build((batch, *sequences_shape[2:]))
-        output = _as_shape(self.cell.output_size)
-        output_shape = (batch, steps, *output) if self.return_sequences else (batch, *output)
-        if not self.return_state:
-            return output_shape
-        sizes = self.cell.state_size
-        sizes = sizes if isinstance(sizes, list) else [sizes]
-        return output_shape, *[(batch, *_as_shape(size)) for size in sizes]
+        return rnn_output_shape(self, sequences_shape)
 
 
 class _ConvSequence(ConvRNN):
