@@ -14,11 +14,11 @@ $(VENV)/.installed-%: setup.cfg pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed-demo
-	$(PY) -m rnncells demo
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m rnncells demo
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check rnncells tests benchmarks examples
-	$(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci
 
 bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.sweep --quick
