@@ -40,7 +40,7 @@ is the GPU allocator. On CPU it needs TensorFlow's BFC allocator for host memory
 module turns on (`TF_CPU_ALLOCATOR_USE_BFC=true`) when it is imported before TensorFlow (the
 command line does that); otherwise the memory columns stay empty.
 
-Named points (issue 5), run unless `--no-points`:
+Named points (the performance targets), run unless `--no-points`:
 - `ln_lstm_ref`: LayerNormLSTMCell, B=32, T=100, I=H=128, all six paths.
 - `streaming`: LayerNormLSTMCell, B=1, T=200, I=H=32 (rnn, fused).
 - `t_growth`: LayerNormLSTMCell, B=32, I=H=128, T = 100, 200, 400, 800: training time and
@@ -598,7 +598,7 @@ def build_parser():
     parser.add_argument("--no-fit", dest="fit", action="store_false",
                         help="skip every *_fit path (model.compile defaults)")
     parser.add_argument("--no-points", dest="points", action="store_false",
-                        help="skip the named points of issue 5")
+                        help="skip the named target points")
     parser.add_argument("--points-only", action="store_true", help="only the named points")
     parser.add_argument("--memory", action="store_true",
                         help="measure peak memory on every row (default: named points only)")
@@ -691,7 +691,7 @@ def _main(argv, out):
     print_ratios(entries, out)
     summary = named_summary(rows) if (args.points or args.points_only) else {}
     if summary:
-        log("\nNamed points (issue 5 targets):")
+        log("\nNamed points (performance targets):")
         for key, value in summary.items():
             if isinstance(value, dict):
                 log(f"  {key}: " + ", ".join(f"{k}={_fmt(v, '.2f')}" for k, v in value.items()))

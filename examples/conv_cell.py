@@ -1,6 +1,6 @@
 """A user's convolutional recurrent cell, built from rnncells parts, and why ReLU killed it.
 
-The cell (from a user report, issue 4): every step sees one row of an image, x_t of shape
+The cell (from a user report): every step sees one row of an image, x_t of shape
 (1, W, C), and
 
     a1 = act(conv(x_t, 1x3, 5 filters, "same"))       # (1, W, 5)

@@ -18,8 +18,7 @@ from rnncells.cells.minimal import MinGRUCell, MinLSTMCell  # noqa: E402
 from rnncells.cells.nas import NASCell  # noqa: E402
 from rnncells.cells.peephole import PeepholeLSTMCell  # noqa: E402
 from rnncells.cells.zoneout import Zoneout  # noqa: E402
-from rnncells.kernels.fused import FusedRNN  # noqa: E402
-from rnncells.layers.conv_gru import (  # noqa: E402
+from rnncells.layers.conv_rnn import (  # noqa: E402
     ConvGRU1D,
     ConvGRU2D,
     ConvGRU3D,
@@ -28,6 +27,7 @@ from rnncells.layers.conv_gru import (  # noqa: E402
     ConvLSTM3D,
     ConvRNN,
 )
+from rnncells.layers.fused_rnn import FusedRNN  # noqa: E402
 
 __version__ = "0.1.0"
 

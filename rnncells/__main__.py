@@ -11,7 +11,7 @@ def main(argv=None):
     demo.add_argument("--epochs", type=int, default=6)
     demo.add_argument("--batch-size", type=int, default=64)
     demo.add_argument("--seed", type=int, default=0)
-    from rnncells.diagnostics.cli import add_diagnose_parser
+    from rnncells.cli import add_diagnose_parser
 
     add_diagnose_parser(sub)
     args = parser.parse_args(argv)

@@ -11,7 +11,7 @@ import numbers
 import keras
 from keras import ops
 
-from rnncells.cells import validation
+from rnncells import _validation as validation
 
 GATE_LAYOUTS = ("lstm", "gru")
 

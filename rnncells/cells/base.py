@@ -17,16 +17,12 @@ drawn before the loop and reused at every step, applied only when `training=True
 import keras
 from keras import ops
 
-from rnncells.cells import validation
-
-try:  # The marker `keras.layers.RNN` checks to draw dropout masks once per sequence.
-    from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell as _RNNDropoutMarker
-except ImportError:  # pragma: no cover - a future Keras that moved it; masks then per call.
-    class _RNNDropoutMarker:
-        pass
+from rnncells import _validation as validation
+from rnncells._compat import DropoutRNNCell
+from rnncells._shapes import as_shape
 
 
-class RecurrentCell(keras.layers.Layer, _RNNDropoutMarker):
+class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     """Base class of rnncells cells: the project/recur protocol, dropout masks, input checks.
 
     Subclasses implement `build`, `project`, `recur`, `state_size`, `output_size` and extend
@@ -67,7 +63,7 @@ class RecurrentCell(keras.layers.Layer, _RNNDropoutMarker):
         sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [
             self.state_size]
         return [
-            ops.zeros((batch_size, *_as_shape(size)), dtype=self.compute_dtype)
+            ops.zeros((batch_size, *as_shape(size)), dtype=self.compute_dtype)
             for size in sizes
         ]
 
@@ -180,28 +176,3 @@ class RecurrentCell(keras.layers.Layer, _RNNDropoutMarker):
         }
         base_config = super().get_config()
         return {**base_config, **config}
-
-
-def _as_shape(size):
-    return tuple(size) if isinstance(size, (list, tuple)) else (size,)
-
-
-def rnn_output_shape(layer, sequences_shape):
-    """Symbolic output shape(s) of a `keras.layers.RNN`-like `layer` over `(B, T, *step)`.
-
-    Taken from the cell's `output_size` and `state_size`, which may be ints (dense cells) or
-    shapes without batch (convolutional cells, known once the cell is built); Keras's own
-    RNN only handles the flat case.
-    """
-    sequences_shape = tuple(sequences_shape)
-    batch, steps = sequences_shape[0], sequences_shape[1]
-    cell = layer.cell
-    if not cell.built:
-        cell.build((batch, *sequences_shape[2:]))
-    output = _as_shape(cell.output_size)
-    output_shape = (batch, steps, *output) if layer.return_sequences else (batch, *output)
-    if not layer.return_state:
-        return output_shape
-    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [
-        cell.state_size]
-    return output_shape, *[(batch, *_as_shape(size)) for size in sizes]

@@ -5,7 +5,8 @@ normalizes the input term x @ W and the recurrent term h @ U SEPARATELY, with st
 PER TIME STEP: step t has its own batch statistics in training and its own moving statistics
 at inference, for t = 0 .. max_steps - 1; later steps reuse the statistics of the last one.
 
-What these cells guarantee (the pathologies in DESIGN.md):
+What these cells guarantee (against the batch-norm failures users report: models that are
+accurate on training-size batches and poor one sample at a time, and unstable validation):
 
 - Inference (`training=False`, the default of predict/evaluate) uses the moving statistics
   only, so the output of a row never depends on the other rows of the batch: predicting one
@@ -64,8 +65,9 @@ import numpy as np
 import tensorflow as tf  # tf.distribute only: the replica context for synchronized=True.
 from keras import initializers, ops
 
-from rnncells.cells import validation
-from rnncells.cells.dense import DenseRecurrentCell, keras_serializable, split_gates
+from rnncells import _validation as validation
+from rnncells._serialization import keras_serializable
+from rnncells.cells.dense import DenseRecurrentCell, split_gates
 
 #: largest max_steps whose step counter every compute dtype represents exactly.
 _MAX_EXACT_STEPS = {"float16": 2049, "bfloat16": 257}

@@ -38,10 +38,10 @@ import numbers
 import keras
 from keras import constraints, initializers, ops, regularizers
 
+from rnncells import _validation as validation
 from rnncells import activations
-from rnncells.cells import validation
+from rnncells._serialization import keras_serializable
 from rnncells.cells.base import RecurrentCell
-from rnncells.cells.dense import keras_serializable
 from rnncells.cells.normalization import layer_norm
 
 RANKS = (1, 2, 3)

@@ -7,11 +7,10 @@ constraints of `kernel` (input_dim, gates*units), `recurrent_kernel` (units, gat
 `project` / `recur`.
 """
 
-import keras
 from keras import constraints, initializers, ops, regularizers
 
+from rnncells import _validation as validation
 from rnncells import activations
-from rnncells.cells import validation
 from rnncells.cells.base import RecurrentCell
 
 
@@ -206,5 +205,3 @@ def split_gates(z, count):
     """Split the last axis of `z` into `count` equal gate blocks."""
     return ops.split(z, count, axis=-1)
 
-
-keras_serializable = keras.saving.register_keras_serializable(package="rnncells")

@@ -8,10 +8,10 @@ non-trainable (a reservoir: only a readout on top of the states is trained).
 import keras
 from keras import initializers, ops
 
+from rnncells import _validation as validation
 from rnncells import activations
-from rnncells.cells import validation
+from rnncells._serialization import keras_serializable
 from rnncells.cells.base import RecurrentCell
-from rnncells.cells.dense import keras_serializable
 
 
 @keras_serializable

@@ -10,10 +10,11 @@ Weight layout (the same in `keras.layers.RNN(cell)` and `FusedRNN(cell)`):
 
 from keras import constraints, initializers, regularizers
 
-from rnncells.cells import validation
-from rnncells.cells.dense import DenseRecurrentCell, keras_serializable, split_gates
+from rnncells import _validation as validation
+from rnncells._pointwise import CompiledPointwise
+from rnncells._serialization import keras_serializable
+from rnncells.cells.dense import DenseRecurrentCell, split_gates
 from rnncells.cells.normalization import layer_norm
-from rnncells.kernels.loop import CompiledPointwise
 
 FORMULATIONS = ("tfa", "ba2016")
 

@@ -24,10 +24,11 @@ any Keras activation can be chosen instead.
 
 from keras import constraints, initializers, ops, regularizers
 
+from rnncells import _validation as validation
 from rnncells import activations
-from rnncells.cells import validation
+from rnncells._serialization import keras_serializable
 from rnncells.cells.base import RecurrentCell
-from rnncells.cells.dense import keras_serializable, split_gates
+from rnncells.cells.dense import split_gates
 
 
 class MinimalRecurrentCell(RecurrentCell):

@@ -8,8 +8,9 @@ first layer, in the order of the equations below. State order [c, m], as tfa (c 
 
 from keras import constraints, initializers, ops, regularizers
 
-from rnncells.cells import validation
-from rnncells.cells.dense import DenseRecurrentCell, keras_serializable, split_gates
+from rnncells import _validation as validation
+from rnncells._serialization import keras_serializable
+from rnncells.cells.dense import DenseRecurrentCell, split_gates
 
 #: the 8 branches of NAS's first layer.
 NAS_BASE = 8

@@ -6,7 +6,8 @@ input_gate_peephole_weights (U), forget_gate_peephole_weights (U),
 output_gate_peephole_weights (U). Gate order i, f, c (candidate), o, as Keras's LSTMCell.
 """
 
-from rnncells.cells.dense import DenseRecurrentCell, keras_serializable, split_gates
+from rnncells._serialization import keras_serializable
+from rnncells.cells.dense import DenseRecurrentCell, split_gates
 
 PEEPHOLE_WEIGHTS = (
     "input_gate_peephole_weights",

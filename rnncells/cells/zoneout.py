@@ -16,9 +16,9 @@ and DropConnect masks are drawn and reset through this wrapper.
 import keras
 from keras import ops
 
-from rnncells.cells import validation
+from rnncells import _validation as validation
+from rnncells._serialization import keras_serializable
 from rnncells.cells.base import RecurrentCell
-from rnncells.cells.dense import keras_serializable
 
 AUTO = "auto"
 

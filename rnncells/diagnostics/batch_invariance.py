@@ -1,8 +1,8 @@
 """`check_batch_invariance`: does a row's prediction depend on the other rows of its batch?
 
 In inference mode every row of a batch must be predicted independently. A model that uses
-batch statistics at inference (batch norm called with `training=True`, pathology 1 of
-DESIGN.md) scores well on full training-size batches and badly one sample at a time; this
+batch statistics at inference (batch norm called with `training=True`) scores well on
+full training-size batches and badly one sample at a time; this
 check catches it by predicting the same rows whole, one by one and in shuffled batches.
 """
 
@@ -11,7 +11,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from rnncells.cells import validation
+from rnncells import _validation as validation
 
 
 @dataclasses.dataclass

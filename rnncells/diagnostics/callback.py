@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rnncells.cells import validation
+from rnncells import _validation as validation
 from rnncells.diagnostics.gradient_flow import gradient_flow
 from rnncells.diagnostics.probe import SequenceProbe, find_recurrent_cell, recurrent_inputs
 from rnncells.diagnostics.unit_health import unit_health

@@ -5,7 +5,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from rnncells.cells import validation
+from rnncells import _validation as validation
 from rnncells.diagnostics.probe import SequenceProbe, find_recurrent_cell, recurrent_inputs
 
 VERDICTS = ("healthy", "vanishing", "exploding", "nan")

@@ -26,7 +26,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from rnncells.cells import validation
+from rnncells import _validation as validation
 from rnncells.diagnostics.probe import find_recurrent_cell, recurrent_inputs
 
 RELU = ("relu", "relu6")

@@ -1,1 +1,1 @@
-"""Kernels: how a whole sequence runs (compiled loops, parallel scans, FusedRNN)."""
+"""Kernels: how a whole sequence runs (compiled loops, parallel scans); stateless functions."""

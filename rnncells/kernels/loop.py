@@ -54,75 +54,10 @@ on that shared machine):
 
 import tensorflow as tf
 
-try:  # No public API tells whether the graph being built is inside an XLA computation.
-    from tensorflow.python.ops.control_flow_util import (
-        GraphOrParentsInXlaContext as _in_xla_context,
-    )
-except ImportError:  # pragma: no cover - a TensorFlow that moved it: never nest XLA calls.
-    def _in_xla_context(graph):
-        return True
+from rnncells._pointwise import pointwise_compilation
 
 #: On CPU, XLA is used ("auto") when batch * state width is at most this many elements.
 CPU_XLA_MAX_STEP_ELEMENTS = 1024
-
-
-class CompiledPointwise:
-    """Run a cell's per-step pointwise function as ONE XLA call inside a non-XLA loop.
-
-    A recurrent step on a CPU is bound by per-op overhead: after `h @ U`, a layer-norm LSTM
-    step is ~35 small ops forward and ~100 backward. Wrapping that part (norms, gates, state
-    update; no matmul, so oneDNN keeps the matmuls) in `tf.function(jit_compile=True)` makes
-    it one XLA cluster, forward and backward, in `keras.layers.RNN`, `FusedRNN` and under a
-    `GradientTape`. The math stays in the cell: the cell defines the function and decides to
-    use it (`@CompiledPointwise` on a module-level function of tensors and Python constants;
-    pass weights as tensors, e.g. `cell.cast_weight(w)`, not as variables).
-
-    It runs compiled only where a kernel asks for it (`pointwise_compilation()`, which
-    `run_loop`/`run_sequence` open around their forward and hand-written backward): in
-    `keras.layers.RNN` and under TensorFlow's own differentiation of a while loop
-    (`backward="autodiff"`) the plain function runs, as it was not measured faster there.
-    It also runs plain when executing eagerly (every new shape would compile) and inside an
-    XLA computation (the whole-loop `jit` path, `jit_compile=True` train steps): there it
-    is compiled with the rest anyway, and a nested XLA call's gradient needs compile-time
-    constants that the outer computation does not provide. `enabled = False` on the
-    instance (or `CompiledPointwise.enabled = False` for all) turns it off.
-
-    Measured (2-core CPU, TF 2.21, LayerNormLSTMCell in FusedRNN, B=32, T=100, I=H=128,
-    in-process medians against the plain function): training step in a tf.function loop
-    0.87-0.98x the time (~0.9x typical), inference 0.8-1.0x, `model.fit` step 0.98-0.99x.
-    Tried on LayerNormGRUCell too: no measurable gain there, so it stays plain.
-    """
-
-    enabled = True
-    _requested = 0  # depth of open `pointwise_compilation()` contexts
-
-    def __init__(self, fn):
-        self.fn = fn
-        self.compiled = tf.function(fn, jit_compile=True, autograph=False)
-        self.__name__ = getattr(fn, "__name__", "pointwise")
-        self.__doc__ = fn.__doc__
-
-    def runs_compiled(self):
-        """Whether a call made now would run the XLA-compiled function."""
-        return (self.enabled and CompiledPointwise._requested > 0
-                and not tf.executing_eagerly()
-                and not _in_xla_context(tf.compat.v1.get_default_graph()))
-
-    def __call__(self, *args, **kwargs):
-        if self.runs_compiled():
-            return self.compiled(*args, **kwargs)
-        return self.fn(*args, **kwargs)
-
-
-class pointwise_compilation:
-    """Context in which `CompiledPointwise` functions may run compiled (see there)."""
-
-    def __enter__(self):
-        CompiledPointwise._requested += 1
-
-    def __exit__(self, *exc):
-        CompiledPointwise._requested -= 1
-        return False
 
 
 def prefers_xla(batch_size, state_width, device_type=None):

@@ -1,1 +1,1 @@
-"""Sequence layers: `keras.layers.RNN` subclasses that know the shapes of convolutional cells."""
+"""Sequence layers: `FusedRNN` (the path dispatch) and `ConvRNN` / ConvGRU*D / ConvLSTM*D."""

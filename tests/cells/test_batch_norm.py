@@ -15,7 +15,10 @@ FACTORIES = {"lstm": BatchNormLSTMCell, "gru": BatchNormGRUCell}
 
 
 class BatchStatisticsAtInference(BatchNormLSTMCell):
-    """Mutant: normalizes with batch statistics at inference too (pathology 1 of DESIGN.md)."""
+    """Mutant: normalizes with batch statistics at inference too.
+
+    (Accurate on training-size batches, poor one sample at a time.)
+    """
 
     def call(self, inputs, states, training=None, mask=None):
         return super().call(inputs, states, training=True, mask=mask)

@@ -511,7 +511,7 @@ def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch, cls, kwar
     """FusedRNN projects the whole sequence (one conv) and loops over `recur` only."""
     import tensorflow as tf
 
-    from rnncells.kernels.fused import FusedRNN
+    from rnncells.layers.fused_rnn import FusedRNN
 
     calls = []  # spy: the shapes `project` is called with
     project = cls.project

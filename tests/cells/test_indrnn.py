@@ -398,7 +398,7 @@ def test_bad_input_rank():
 
 
 def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch):
-    from rnncells.kernels.fused import FusedRNN
+    from rnncells.layers.fused_rnn import FusedRNN
 
     calls = []  # spy: the shapes `project` is called with
     project = IndRNNCell.project

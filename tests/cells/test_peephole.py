@@ -258,7 +258,7 @@ def test_the_row_property_catches_a_batch_coupled_mutant():
 def assert_fused_matches_keras(make_cell, features=3, seed=0, atol=1e-5):
     """FusedRNN(cell) == keras.layers.RNN(cell) on the same cell (so the same weights):
     outputs, final states and the gradients of the input and every trainable weight."""
-    from rnncells.kernels.fused import FusedRNN
+    from rnncells.layers.fused_rnn import FusedRNN
 
     rng = np.random.default_rng(seed)
     x = tf.constant(rng.normal(size=(3, 6, features)).astype("float32"))

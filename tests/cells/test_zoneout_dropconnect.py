@@ -17,7 +17,7 @@ from rnncells.cells.layer_norm import LayerNormGRUCell, LayerNormLSTMCell, Layer
 from rnncells.cells.nas import NASCell
 from rnncells.cells.peephole import PeepholeLSTMCell
 from rnncells.cells.zoneout import Zoneout
-from rnncells.kernels.fused import FusedRNN
+from rnncells.layers.fused_rnn import FusedRNN
 from tests.cells.test_peephole import assert_fused_matches_keras, peephole_step
 from tests.cells.test_peephole import randomize as randomize_peephole
 

@@ -1,4 +1,7 @@
-"""check_batch_invariance flags batch statistics at inference (DESIGN.md pathology 1)."""
+"""check_batch_invariance flags batch statistics at inference.
+
+(A model accurate on training-size batches, poor one sample at a time.)
+"""
 
 import keras
 import numpy as np

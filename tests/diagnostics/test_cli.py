@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from rnncells.__main__ import main
-from rnncells.diagnostics.cli import PLOT_HINT
+from rnncells.cli import PLOT_HINT
 
 
 def test_table_and_plot(tmp_path, capsys):

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import rnncells
 from rnncells import FusedRNN
-from rnncells.kernels import fused as fused_module
 from rnncells.kernels import loop as loop_module
+from rnncells.layers import fused_rnn as fused_module
 
 ATOL = RTOL = 1e-5
 

@@ -26,7 +26,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from rnncells.cells.base import RecurrentCell, rnn_output_shape
+from rnncells._shapes import rnn_output_shape
+from rnncells.cells.base import RecurrentCell
 from rnncells.kernels import loop as loop_kernels
 
 USE_FUSED = ("auto", True, False)

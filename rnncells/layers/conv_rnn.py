@@ -16,9 +16,9 @@ Their config is flat (cell arguments and RNN arguments together), as Keras's Con
 
 import keras
 
-from rnncells.cells.base import rnn_output_shape
+from rnncells._serialization import keras_serializable
+from rnncells._shapes import rnn_output_shape
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell
-from rnncells.cells.dense import keras_serializable
 
 #: keyword arguments that belong to the layer, not to its cell.
 _LAYER_KWARGS = ("name", "dtype", "trainable", "activity_regularizer", "autocast",
