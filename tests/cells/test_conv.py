@@ -85,7 +85,7 @@ def np_conv_rnn(kind, x, w, strides=1, padding="valid", dilation=1, normalizatio
     outputs = []
     for t in range(x.shape[1]):
         gx = norm(np_conv(x[:, t], w["kernel"], strides, padding, dilation),
-                  w.get("input_norm_gamma")) + w["bias"]
+                  w.get("kernel_norm_gamma")) + w["bias"]
         if h is None:
             h = np.zeros(gx.shape[:-1] + (gx.shape[-1] // gates,))
             c = np.zeros_like(h)
