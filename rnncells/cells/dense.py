@@ -50,10 +50,6 @@ class DenseRecurrentCell(KernelRecurrentCell):
     def state_size(self):
         return self.units
 
-    @property
-    def output_size(self):
-        return self.units
-
     def build_dense_weights(self, input_shape, bias_shape=None, bias_initializer=None):
         """Create kernel, recurrent_kernel and (if use_bias) bias, in that order."""
         input_shape = self.check_step_input_shape(input_shape)
@@ -72,12 +68,6 @@ class DenseRecurrentCell(KernelRecurrentCell):
     def unit_forget_bias_initializer(self):
         """LSTM bias initializer: `bias_initializer` everywhere but 1 on the forget block."""
         return unit_forget_bias(self.bias_initializer, self.units)
-
-    def input_projection(self, inputs, training):
-        """Dropout on the input, then x @ kernel, for one step or a whole sequence."""
-        sequence = self.is_sequence(inputs)
-        inputs = self.apply_input_dropout(inputs, training, sequence)
-        return ops.matmul(inputs, self.cast_weight(self.kernel))
 
     def recurrent_projection(self, h, training):
         """Recurrent dropout on h, then h @ recurrent_kernel (DropConnect-masked if training)."""

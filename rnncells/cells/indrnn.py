@@ -218,10 +218,6 @@ class IndRNNCell(KernelRecurrentCell):
     def state_size(self):
         return [self.units]
 
-    @property
-    def output_size(self):
-        return self.units
-
     def build(self, input_shape):
         input_shape = self.check_step_input_shape(input_shape)
         self.kernel = self.add_weight_with_arguments("kernel", (input_shape[-1], self.units),
@@ -245,14 +241,10 @@ class IndRNNCell(KernelRecurrentCell):
         self.built = True
 
     def project(self, inputs, training=None):
-        sequence = self.is_sequence(inputs)
-        inputs = self.apply_input_dropout(inputs, training, sequence)
-        p = ops.matmul(inputs, self.cast_weight(self.kernel))
+        p = self.input_projection(inputs, training)
         if self.normalization == "layer":
             p = layer_norm(p, self.kernel_norm_gamma, None, self.norm_epsilon)
-        if self.use_bias:
-            p = p + self.cast_weight(self.bias)
-        return p
+        return self.add_bias(p)
 
     def recur(self, projected, states, training=None):
         h_tm1 = self.apply_recurrent_dropout(states[0], training)

@@ -71,10 +71,6 @@ class MinimalRecurrentCell(KernelRecurrentCell):
     def state_size(self):
         return [self.units]
 
-    @property
-    def output_size(self):
-        return self.units
-
     def build(self, input_shape):
         input_shape = self.check_step_input_shape(input_shape)
         width = self.gates * self.units
@@ -87,12 +83,7 @@ class MinimalRecurrentCell(KernelRecurrentCell):
 
     def project(self, inputs, training=None):
         """dropout(x) @ kernel + bias: (B, D) -> (B, gates*U) or (B, T, D) -> (B, T, gates*U)."""
-        sequence = self.is_sequence(inputs)
-        inputs = self.apply_input_dropout(inputs, training, sequence)
-        z = ops.matmul(inputs, self.cast_weight(self.kernel))
-        if self.use_bias:
-            z = z + self.cast_weight(self.bias)
-        return z
+        return self.add_bias(self.input_projection(inputs, training))
 
     def scan_coefficients(self, projected):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement scan_coefficients().")

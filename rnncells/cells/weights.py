@@ -112,6 +112,20 @@ class KernelRecurrentCell(WeightArguments, RecurrentCell):
             self.set_weight_arguments(prefix,
                                       *(arguments[f"{prefix}_{kind}"] for kind, _ in _KINDS))
 
+    def input_projection(self, inputs, training):
+        """Dropout on the input, then x @ kernel (a dense kernel), for one step or a sequence."""
+        sequence = self.is_sequence(inputs)
+        inputs = self.apply_input_dropout(inputs, training, sequence)
+        return ops.matmul(inputs, self.cast_weight(self.kernel))
+
+    def add_bias(self, z, row=None):
+        """z + bias (row `row` of a 2-D bias, e.g. Keras's GRU input / recurrent rows), or z
+        unchanged without a bias."""
+        if not self.use_bias:
+            return z
+        bias = self.cast_weight(self.bias)
+        return z + (bias if row is None else bias[row])
+
     def get_config(self):
         config = {name: activations.serialize(getattr(self, name))
                   for name in self.activation_arguments}

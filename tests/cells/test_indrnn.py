@@ -8,6 +8,8 @@ read back from the layer) in float64, after the formula is checked against autod
 short sequence. A mutant that drops the constraint (|u| = 1.1) must fail the same check.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -417,3 +419,64 @@ def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch):
     for ga, gb in zip(tape.gradient(loss_a, cell.trainable_variables),
                       tape.gradient(loss_b, cell.trainable_variables)):
         np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------- renamed arguments
+OLD_ARGUMENTS = {"max_timesteps": 7, "layer_norm": True}
+NEW_ARGUMENTS = {"max_steps": 7, "normalization": "layer"}
+
+
+def _without_name(config):
+    return {k: v for k, v in config.items() if k != "name"}
+
+
+def test_renamed_arguments_still_work_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning) as record:
+        old = IndRNNCell(4, **OLD_ARGUMENTS)
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2
+    assert "Argument `layer_norm` of IndRNNCell is deprecated. Use `normalization`" in messages[0]
+    assert "Argument `max_timesteps` of IndRNNCell is deprecated. Use `max_steps`" in messages[1]
+    new = IndRNNCell(4, **NEW_ARGUMENTS)
+    assert _without_name(old.get_config()) == _without_name(new.get_config())
+    assert old.max_steps == 7 and old.normalization == "layer"
+    with pytest.warns(DeprecationWarning):
+        assert IndRNNCell(4, layer_norm=False).normalization is None
+
+
+def test_an_old_config_loads_silently_and_builds_the_same_cell():
+    new = IndRNNCell(4, **NEW_ARGUMENTS)
+    config = new.get_config()
+    for key in NEW_ARGUMENTS:
+        del config[key]
+    config.update(OLD_ARGUMENTS)  # what the previous version wrote
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = IndRNNCell.from_config(config)
+    assert _without_name(loaded.get_config()) == _without_name(new.get_config())
+    loaded.build((None, 3))
+    assert [v.name for v in loaded.weights][-1] == "kernel_norm_gamma"
+    assert loaded.recurrent_constraint.max_abs == 2 ** (1 / 7)
+
+
+def test_old_and_new_names_together_raise():
+    with pytest.raises(ValueError, match=r"`max_timesteps` is the deprecated name of "
+                                         r"`max_steps`.*max_timesteps=5 and max_steps=6"):
+        IndRNNCell(4, max_steps=6, max_timesteps=5)
+
+
+def test_magnitude_bound_for_timesteps_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match="Use `MagnitudeBound.for_steps`"):
+        old = MagnitudeBound.for_timesteps(50, min_abs=0.1)
+    assert old.get_config() == MagnitudeBound.for_steps(50, min_abs=0.1).get_config()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"recurrent_activation": "relu"}, r"`recurrent_activation` for IndRNNCell.*"
+                                       r"recurrent_activation='relu'"),
+    ({"normalization": "group"}, r"`normalization`.*'group'"),
+])
+def test_arguments_the_cell_does_not_take_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IndRNNCell(4, **kwargs)
+    assert "recurrent_activation" not in IndRNNCell(4).get_config()
