@@ -34,7 +34,6 @@ exactly Keras's ConvLSTM.
 """
 
 import numbers
-import warnings
 
 import keras
 from keras import initializers, ops
@@ -229,13 +228,6 @@ class ConvRecurrentCell(KernelRecurrentCell):
 
     def bias_weight_initializer(self):
         return self.bias_initializer
-
-    @property
-    def input_norm_gamma(self):
-        """Deprecated name of `kernel_norm_gamma` (the weight's name before 0.2)."""
-        warnings.warn("`input_norm_gamma` is deprecated. Use `kernel_norm_gamma` instead.",
-                      DeprecationWarning, stacklevel=2)
-        return self.kernel_norm_gamma
 
     # ------------------------------------------------------------------ the two convolutions
     def normalize(self, z, gamma):

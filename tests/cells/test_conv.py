@@ -536,9 +536,7 @@ def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch, cls, kwar
         np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-4)
 
 
-def test_norm_weights_are_named_like_the_dense_cells_and_the_old_name_still_reads():
+def test_norm_weights_are_named_like_the_dense_cells():
     cell = ConvLSTMCell(1, filters=2, kernel_size=3, normalization="layer")
     cell.build((None, 6, 3))
     assert [v.name for v in cell.weights][3:] == ["kernel_norm_gamma", "recurrent_norm_gamma"]
-    with pytest.warns(DeprecationWarning, match="Use `kernel_norm_gamma` instead"):
-        assert cell.input_norm_gamma is cell.kernel_norm_gamma
