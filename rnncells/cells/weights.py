@@ -93,7 +93,8 @@ class KernelRecurrentCell(WeightArguments, RecurrentCell):
         bias_initializer="zeros", bias_regularizer=None, bias_constraint=None,
         **kwargs,
     ):
-        arguments = {name: value for name, value in locals().items() if name in _DEFAULTS}
+        passed = dict(locals())
+        arguments = {name: passed[name] for name in _DEFAULTS}
         super().__init__(**kwargs)
         taken = {"use_bias", *self.activation_arguments} | {
             f"{prefix}_{kind}" for prefix in self.weight_arguments for kind, _ in _KINDS}
