@@ -29,6 +29,11 @@ def reference_step(kind, weights):
     return lambda x, h: (ref.ln_simple_rnn_step(x, h, weights),)
 
 
+def weight_key(cell, variable):
+    """A weight's path below the cell with "_" for "/": "kernel", "kernel_norm_gamma", ..."""
+    return variable.path.rsplit(cell.name + "/", 1)[-1].replace("/", "_")
+
+
 def randomize(cell, seed=0):
     """Give every weight random values (gammas near 1) so no term is trivially identity."""
     rng = np.random.default_rng(seed)
@@ -38,7 +43,7 @@ def randomize(cell, seed=0):
         if "gamma" in w.name:
             v = 1.0 + 0.3 * v
         w.assign(v.astype("float32"))
-        values[w.name] = v
+        values[weight_key(cell, w)] = v
     return values
 
 
@@ -98,26 +103,32 @@ def test_lstm_defaults_are_tensorflow_addons_defaults():
 
 
 WEIGHT_ORDER = {
-    # tensorflow-addons order: Keras LSTMCell weights, then kernel_norm, recurrent_norm,
-    # state_norm (gamma, beta each).
+    # tensorflow-addons order and paths: Keras LSTMCell weights, then the LayerNorm sublayers
+    # kernel_norm, recurrent_norm, state_norm (gamma, beta each).
     "lstm_tfa": [("kernel", (4, 12)), ("recurrent_kernel", (3, 12)), ("bias", (12,)),
-                 ("kernel_norm_gamma", (12,)), ("kernel_norm_beta", (12,)),
-                 ("recurrent_norm_gamma", (12,)), ("recurrent_norm_beta", (12,)),
-                 ("state_norm_gamma", (3,)), ("state_norm_beta", (3,))],
+                 ("kernel_norm/gamma", (12,)), ("kernel_norm/beta", (12,)),
+                 ("recurrent_norm/gamma", (12,)), ("recurrent_norm/beta", (12,)),
+                 ("state_norm/gamma", (3,)), ("state_norm/beta", (3,))],
     "lstm_ba2016": [("kernel", (4, 12)), ("recurrent_kernel", (3, 12)), ("bias", (12,)),
-                    ("kernel_norm_gamma", (12,)), ("recurrent_norm_gamma", (12,)),
-                    ("state_norm_gamma", (3,)), ("state_norm_beta", (3,))],
+                    ("kernel_norm/gamma", (12,)), ("recurrent_norm/gamma", (12,)),
+                    ("state_norm/gamma", (3,)), ("state_norm/beta", (3,))],
     "gru": [("kernel", (4, 9)), ("recurrent_kernel", (3, 9)), ("bias", (2, 9)),
-            ("kernel_norm_gamma", (9,)), ("recurrent_norm_gamma", (9,))],
+            ("kernel_norm/gamma", (9,)), ("recurrent_norm/gamma", (9,))],
     "simple": [("kernel", (4, 3)), ("recurrent_kernel", (3, 3)), ("bias", (3,)),
-               ("gamma", (3,))],
+               ("layernorm/gamma", (3,))],
 }
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_weight_names_shapes_and_order(kind):
-    cell, _ = build(kind, units=3, features=4)
-    assert [(w.name, tuple(w.shape)) for w in cell.weights] == WEIGHT_ORDER[kind]
+def test_weight_paths_shapes_and_order(kind):
+    cell, _ = build(kind, units=3, features=4, name="cell")
+    assert [(w.path, tuple(w.shape)) for w in cell.weights] == [
+        (f"cell/{path}", shape) for path, shape in WEIGHT_ORDER[kind]]
+    # Inside a layer the paths keep the sublayer: what h5-by-name loading and the regexes
+    # that exclude norms from weight decay see.
+    layer = keras.layers.RNN(KINDS[kind][0](3, name="cell"), name="rnn")
+    layer.build((None, 5, 4))
+    assert [w.path for w in layer.weights] == [f"rnn/cell/{p}" for p, _ in WEIGHT_ORDER[kind]]
     # set_weights with a list in that order (how weights move over from tensorflow-addons)
     values = [np.full(shape, i, "float32") for i, (_, shape) in enumerate(WEIGHT_ORDER[kind])]
     cell.set_weights(values)
