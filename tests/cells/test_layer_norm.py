@@ -398,3 +398,80 @@ def test_property_inference_row_independent_of_other_rows(kind, batch, steps, fe
     for row in range(batch):
         np.testing.assert_allclose(layer(x[row:row + 1], training=False)[0], whole[row],
                                    atol=1e-5)
+
+
+# ------------------------------------------------------------- norm sublayers (tfa's layout)
+def test_simple_rnn_gamma_arguments_reach_the_layernorm_sublayer():
+    constraint = keras.constraints.MaxNorm(0.01)
+    cell = LayerNormSimpleRNNCell(5, gamma_constraint=constraint, gamma_regularizer="l2",
+                                  gamma_initializer=keras.initializers.Constant(0.7),
+                                  kernel_regularizer="l1", layernorm_epsilon=1e-4)
+    layer = keras.layers.RNN(cell)
+    layer.build((None, None, 4))
+    assert cell.layernorm.gamma is cell.gamma and cell.layernorm.beta is None
+    assert cell.layernorm.gamma.constraint is constraint
+    assert cell.layernorm.epsilon == 1e-4
+    np.testing.assert_array_equal(cell.layernorm.gamma.numpy(), np.float32(0.7))
+    # Keras's "l1" and "l2" have factor 0.01: 0.01 * sum|kernel| + 0.01 * sum(gamma^2).
+    assert len(layer.losses) == 2
+    expected = 0.01 * np.abs(cell.kernel.numpy()).sum() + 0.01 * 5 * np.float32(0.7) ** 2
+    assert np.isclose(sum(float(loss) for loss in layer.losses), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_norm_sublayer_computes_what_the_cell_uses(kind):
+    cell, _ = build(kind, units=3)
+    randomize(cell)
+    x = np.random.default_rng(0).normal(size=(2, 3 * cell.gates)).astype("float32")
+    norm = cell.layernorm if kind == "simple" else cell.kernel_norm
+    expected = ref.ln(x[:, :norm.gamma.shape[0]], norm.gamma.numpy(),
+                      None if norm.beta is None else norm.beta.numpy(), norm.epsilon)
+    np.testing.assert_allclose(norm(x[:, :norm.gamma.shape[0]]), expected, atol=1e-5)
+
+
+def test_norm_weights_can_be_frozen_or_decayed_by_path():
+    # What users of tfa did: exclude the norms from weight decay by a regex on the path.
+    layer = keras.layers.RNN(LayerNormLSTMCell(3), name="rnn")
+    layer.build((None, 2, 4))
+    norms = [w.path for w in layer.weights if "_norm/" in w.path]
+    assert len(norms) == 6 and all(p.endswith(("/gamma", "/beta")) for p in norms)
+    layer.cell.state_norm.trainable = False
+    assert len(layer.trainable_weights) == 7
+
+
+def flat_store(cell):
+    """What rnncells 0.1.0 saved for a cell: every weight under the cell, "0", "1", ..."""
+    return {str(i): w.numpy() for i, w in enumerate(cell.weights)}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_flat_layout_of_0_1_0_loads_in_order(kind):
+    source, _ = build(kind, units=3)
+    randomize(source, seed=5)
+    target, _ = build(kind, units=3)
+    store = flat_store(source)
+    target.load_own_variables(store)
+    for norm_name in target.norm_layers:  # their stores are empty in such a file
+        getattr(target, norm_name).load_own_variables({})
+    for got, want in zip(target.weights, source.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_norm_sublayer_still_rejects_an_empty_store_of_its_own():
+    cell, _ = build("lstm_tfa", units=3)
+    with pytest.raises(ValueError, match="kernel_norm"):
+        cell.kernel_norm.load_own_variables({})
+    with pytest.raises(ValueError):  # a store that is neither layout
+        cell.load_own_variables({"0": np.zeros((4, 12), "float32")})
+
+
+def test_weights_save_and_load_by_path(tmp_path):
+    inputs = keras.Input((4, 3))
+    model = keras.Model(inputs, keras.layers.RNN(LayerNormGRUCell(3))(inputs))
+    randomize(model.layers[1].cell, seed=2)
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(path)
+    clone = keras.Model(inputs, keras.layers.RNN(LayerNormGRUCell(3))(inputs))
+    clone.load_weights(path)
+    for got, want in zip(clone.weights, model.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
