@@ -114,7 +114,7 @@ class ESNCell(RecurrentCell):
     state comes back as a bare tensor, as tfa's (`out, state = cell(x, state)`), except when
     the state came in as a list of exactly one tensor `[h]`: then `[h']`, as Keras's own
     single-state cells do (`keras.layers.StackedRNNCells` relies on it).
-    `get_initial_state(batch_size)` returns a bare zero tensor, as tfa's did.
+    `get_initial_state(batch_size)` returns `[zeros]`, as every Keras 3 cell.
 
     Call arguments:
         inputs: (batch, features). states: h (batch, units), or a list whose first item is h.
@@ -163,9 +163,6 @@ class ESNCell(RecurrentCell):
     @property
     def state_size(self):
         return self.units
-
-    def get_initial_state(self, batch_size=None, **kwargs):
-        return super().get_initial_state(batch_size=batch_size, **kwargs)[0]
 
     @property
     def output_size(self):
