@@ -63,9 +63,9 @@ def int_tuple(name, value, rank):
         for v in value_tuple)
     if not ok:
         raise ValueError(
-            f"Invalid value for argument `{name}`: expected an integer >= 1 or a tuple of "
-            f"{rank} integers >= 1 (one per spatial dimension, rank={rank}), "
-            f"received {name}={value!r}."
+            f"The `{name}` argument must be a tuple of {rank} integers. Received "
+            f"{name}={value!r}; expected an integer >= 1 or a tuple of {rank} integers >= 1 "
+            f"(one per spatial dimension, rank={rank})."
         )
     return tuple(int(v) for v in value_tuple)
 
@@ -105,7 +105,9 @@ class ConvRecurrentCell(KernelRecurrentCell):
     ):
         super().__init__(**kwargs)
         if isinstance(rank, bool) or rank not in RANKS:
-            validation.one_of("rank", rank, RANKS)
+            raise ValueError(
+                f"Rank {rank!r} convolutions are not currently implemented. Received: "
+                f"rank={rank!r}; allowed: {', '.join(map(str, RANKS))}.")
         self.rank = int(rank)
         self.step_input_rank = self.rank + 2  # (batch, *spatial, channels) per step
         self.filters = validation.positive_int("filters", filters)
@@ -114,15 +116,22 @@ class ConvRecurrentCell(KernelRecurrentCell):
         self.dilation_rate = int_tuple("dilation_rate", dilation_rate, self.rank)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
-                "Invalid values for arguments `strides` and `dilation_rate`: strides > 1 "
-                "cannot be combined with dilation_rate > 1; received "
-                f"strides={self.strides}, dilation_rate={self.dilation_rate}."
+                "Specifying `strides > 1` is not compatible with `dilation_rate > 1`. Please "
+                "provide `strides=1` or `dilation_rate=1`. Received: "
+                f"strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
-        self.padding = validation.one_of(
-            "padding", padding.lower() if isinstance(padding, str) else padding, PADDINGS)
+        self.padding = padding.lower() if isinstance(padding, str) else padding
+        if self.padding not in PADDINGS:
+            raise ValueError(
+                f"The `padding` argument must be one of {', '.join(map(repr, PADDINGS))}. "
+                f"Received: padding={padding!r}")
         if data_format is None:
             data_format = keras.config.image_data_format()
-        self.data_format = validation.one_of("data_format", data_format, DATA_FORMATS)
+        if data_format not in DATA_FORMATS:
+            raise ValueError(
+                "The `data_format` argument must be one of {'channels_first', "
+                f"'channels_last'}}. Received: data_format={data_format!r}")
+        self.data_format = data_format
         self.normalization = validation.one_of("normalization", normalization, NORMALIZATIONS)
         if self.normalization == "group":
             groups = validation.positive_int("groups", groups)
@@ -191,11 +200,16 @@ class ConvRecurrentCell(KernelRecurrentCell):
             spatial, channels = input_shape[1:-1], input_shape[-1]
         else:
             spatial, channels = input_shape[2:], input_shape[1]
-        if channels is None or any(n is None for n in spatial):
+        if any(n is None for n in spatial):
             raise ValueError(
-                f"{type(self).__name__} needs the spatial and channel dimensions of `inputs` "
-                f"to be known when it is built (batch, {self._feature_axes_description()}); "
-                f"received an input step of shape {input_shape}."
+                f"{type(self).__name__} only supports static input shapes for the spatial "
+                f"dimensions (batch, {self._feature_axes_description()}). Received invalid "
+                f"input shape: input_shape={input_shape}"
+            )
+        if channels is None:
+            raise ValueError(
+                "The channel dimension of the inputs should be defined. Found None. Full "
+                f"input shape received: input_shape={input_shape}"
             )
         out = self.output_spatial_shape(spatial)
         if any(n < 1 for n in out):

@@ -18,6 +18,7 @@ import keras
 
 from rnncells._serialization import keras_serializable
 from rnncells._shapes import rnn_output_shape
+from rnncells._validation import cell_instance
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell
 
 #: keyword arguments that belong to the layer, not to its cell.
@@ -42,6 +43,9 @@ class ConvRNN(keras.layers.RNN):
         >>> layer(inputs).shape
         (None, 5, 6, 6, 4)
     """
+
+    def __init__(self, cell, **kwargs):
+        super().__init__(cell_instance("cell", cell), **kwargs)
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         return rnn_output_shape(self, sequences_shape)

@@ -27,6 +27,7 @@ import tensorflow as tf
 from keras import ops
 
 from rnncells._shapes import rnn_output_shape
+from rnncells._validation import cell_instance
 from rnncells.cells.base import RecurrentCell
 from rnncells.kernels import loop as loop_kernels
 
@@ -128,6 +129,7 @@ class FusedRNN(keras.layers.RNN):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, use_fused="auto",
                  jit="auto", **kwargs):
+        cell_instance("cell", cell)
         for name, value in (("use_fused", use_fused), ("jit", jit)):
             if not (isinstance(value, bool) or value == "auto"):
                 raise ValueError(f"`{name}` must be one of {USE_FUSED}; received "
