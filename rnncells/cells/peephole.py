@@ -38,7 +38,8 @@ class PeepholeLSTMCell(DenseRecurrentCell):
     forget_gate_peephole_weights, output_gate_peephole_weights (U each; initialized with
     `kernel_initializer`, as tfa).
 
-    Args (those of Keras's LSTMCell, as tfa's cell inherits them):
+    Args (those of Keras's LSTMCell, as tfa's cell inherits them; `units` by position or
+    keyword, the others by keyword):
         units: positive int, size of h and c.
         activation: default "tanh". recurrent_activation: default "sigmoid".
         use_bias: default True. unit_forget_bias: default True (forget block of b set to 1).
@@ -62,46 +63,8 @@ class PeepholeLSTMCell(DenseRecurrentCell):
 
     gates = 4
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
+    def __init__(self, units, *, unit_forget_bias=True, **kwargs):
+        super().__init__(units, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
 
     @property
@@ -117,10 +80,7 @@ class PeepholeLSTMCell(DenseRecurrentCell):
         self.built = True
 
     def project(self, inputs, training=None):
-        z = self.input_projection(inputs, training)
-        if self.use_bias:
-            z = z + self.cast_weight(self.bias)
-        return z
+        return self.add_bias(self.input_projection(inputs, training))
 
     def recur(self, projected, states, training=None):
         h_tm1, c_tm1 = states[0], states[1]
