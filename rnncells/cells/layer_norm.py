@@ -17,7 +17,7 @@ Weight layout (the same in `keras.layers.RNN(cell)` and `FusedRNN(cell)`):
 """
 
 import keras
-from keras import constraints, initializers, regularizers
+from keras import initializers
 
 from rnncells import _validation as validation
 from rnncells._pointwise import CompiledPointwise
@@ -25,12 +25,13 @@ from rnncells._serialization import keras_serializable
 from rnncells.cells.dense import DenseRecurrentCell, split_gates
 from rnncells.cells.normalization import layer_norm
 from rnncells.cells.updates import gru_update, lstm_update
+from rnncells.cells.weights import WeightArguments
 
 FORMULATIONS = ("tfa", "ba2016")
 
 
 @keras_serializable
-class LayerNorm(keras.layers.Layer):
+class LayerNorm(WeightArguments, keras.layers.Layer):
     """Layer normalization over the last axis: the gamma/beta holder of the layer-norm cells.
 
     ::
@@ -54,24 +55,16 @@ class LayerNorm(keras.layers.Layer):
         super().__init__(**kwargs)
         self.epsilon = validation.positive_float("epsilon", epsilon)
         self.center = bool(center)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_constraint = constraints.get(gamma_constraint)
-        self.beta_constraint = constraints.get(beta_constraint)
+        self.set_weight_arguments("gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
+        self.set_weight_arguments("beta", beta_initializer, beta_regularizer, beta_constraint)
         self.gamma = self.beta = None
         self._loaded_by_parent = False
 
     def build(self, input_shape):
         width = (input_shape[-1],)
-        self.gamma = self.add_weight(
-            shape=width, name="gamma", initializer=self.gamma_initializer,
-            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        self.gamma = self.add_weight_with_arguments("gamma", width, "gamma")
         if self.center:
-            self.beta = self.add_weight(
-                shape=width, name="beta", initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+            self.beta = self.add_weight_with_arguments("beta", width, "beta")
         self.built = True
 
     def call(self, inputs):
@@ -94,16 +87,8 @@ class LayerNorm(keras.layers.Layer):
         super().load_own_variables(store)
 
     def get_config(self):
-        config = {
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-        }
+        config = {"epsilon": self.epsilon, "center": self.center,
+                  **self.weight_arguments_config("gamma", "beta")}
         return {**super().get_config(), **config}
 
 
@@ -161,7 +146,7 @@ class LayerNormLSTMCell(LegacyNormWeightsLoader, DenseRecurrentCell):
     The three norms are `LayerNorm` sublayers `cell.kernel_norm`, `cell.recurrent_norm`,
     `cell.state_norm`; `cell.kernel_norm_gamma` etc. name their weights.
 
-    Args:
+    Args (`units` by position or keyword, the others by keyword):
         units: positive int, size of h and c.
         activation: default "tanh". recurrent_activation: default "sigmoid".
         use_bias: default True. unit_forget_bias: default True (forget block of b set to 1).
@@ -186,50 +171,9 @@ class LayerNormLSTMCell(LegacyNormWeightsLoader, DenseRecurrentCell):
     gates = 4
     norm_layers = ("kernel_norm", "recurrent_norm", "state_norm")
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        norm_gamma_initializer="ones",
-        norm_beta_initializer="zeros",
-        norm_epsilon=1e-3,
-        formulation="tfa",
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
+    def __init__(self, units, *, unit_forget_bias=True, norm_gamma_initializer="ones",
+                 norm_beta_initializer="zeros", norm_epsilon=1e-3, formulation="tfa", **kwargs):
+        super().__init__(units, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
         self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
         self.norm_beta_initializer = initializers.get(norm_beta_initializer)
@@ -398,7 +342,7 @@ class LayerNormSimpleRNNCell(LegacyNormWeightsLoader, DenseRecurrentCell):
     layernorm/gamma (U): the `LayerNorm` sublayer `cell.layernorm` (no beta), which the
     gamma_* arguments configure, as tfa's.
 
-    Args (tfa's names and defaults):
+    Args (tfa's names and defaults; `units` by position or keyword, the others by keyword):
         units; activation "tanh"; use_bias True; layernorm_epsilon 1e-5 (> 0);
         kernel_initializer "glorot_uniform"; recurrent_initializer "orthogonal";
         bias_initializer "zeros"; gamma_initializer "ones"; kernel_/recurrent_/bias_/gamma_
@@ -414,53 +358,14 @@ class LayerNormSimpleRNNCell(LegacyNormWeightsLoader, DenseRecurrentCell):
 
     gates = 1
     norm_layers = ("layernorm",)
+    activation_arguments = ("activation",)  # a SimpleRNN has no recurrent_activation
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        use_bias=True,
-        layernorm_epsilon=1e-5,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        gamma_initializer="ones",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        gamma_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        gamma_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
+    def __init__(self, units, *, layernorm_epsilon=1e-5, gamma_initializer="ones",
+                 gamma_regularizer=None, gamma_constraint=None, **kwargs):
+        super().__init__(units, **kwargs)
         self.layernorm_epsilon = validation.positive_float("layernorm_epsilon",
                                                            layernorm_epsilon)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.set_weight_arguments("gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
         self.layernorm = LayerNorm(
             epsilon=self.layernorm_epsilon, center=False,
             gamma_initializer=self.gamma_initializer,
@@ -490,13 +395,7 @@ class LayerNormSimpleRNNCell(LegacyNormWeightsLoader, DenseRecurrentCell):
         return h, [h]
 
     def get_config(self):
-        config = super().get_config()
-        config.pop("recurrent_activation")
-        config.update({
-            "layernorm_epsilon": self.layernorm_epsilon,
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
-        })
-        return config
+        config = {"layernorm_epsilon": self.layernorm_epsilon,
+                  **self.weight_arguments_config("gamma")}
+        return {**super().get_config(), **config}
 
