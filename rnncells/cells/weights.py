@@ -7,10 +7,10 @@ resolves a triplet (`initializers.get`, ...), serializes it for `get_config` and
 `add_weight`, so a cell writes each of those steps once per weight, not three times.
 
 `KernelRecurrentCell` is the base of the cells that take Keras's kernel / recurrent_kernel /
-bias arguments and activations (the dense, convolutional, IndRNN and minimal cells). A cell
-declares which of them it takes (`activation_arguments`, `weight_arguments`); the others are
-neither accepted (unless left at their defaults) nor written to its config, so no subclass has
-to delete inherited config keys.
+bias arguments and activations (the dense, convolutional, IndRNN, minimal and ESN cells). A
+cell declares which of them it takes (`activation_arguments`, `weight_arguments`); the others
+are neither accepted (unless left at their defaults) nor written to its config, so no subclass
+has to delete inherited config keys.
 """
 
 import inspect
