@@ -114,6 +114,31 @@ class DenseRecurrentCell(KernelRecurrentCell):
         return {**super().get_config(), **config}
 
 
+class DenseLSTMCell(DenseRecurrentCell):
+    """Base of the dense LSTM cells: gate blocks i, f, c, o, states [h, c] and Keras's
+    `unit_forget_bias` (default True: the forget block of the bias starts at 1, the rest at
+    `bias_initializer`). Arguments: `units` by position, `unit_forget_bias` and those of
+    `DenseRecurrentCell` by keyword."""
+
+    gates = 4
+
+    def __init__(self, units, *, unit_forget_bias=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def build_dense_weights(self, input_shape, bias_shape=None, bias_initializer=None):
+        if bias_initializer is None and self.unit_forget_bias:
+            bias_initializer = self.unit_forget_bias_initializer()
+        return super().build_dense_weights(input_shape, bias_shape, bias_initializer)
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
 def split_gates(z, count):
     """Split the last axis of `z` into `count` equal gate blocks."""
     return ops.split(z, count, axis=-1)

@@ -22,7 +22,7 @@ from keras import initializers
 from rnncells import _validation as validation
 from rnncells._pointwise import CompiledPointwise
 from rnncells._serialization import keras_serializable
-from rnncells.cells.dense import DenseRecurrentCell, split_gates
+from rnncells.cells.dense import DenseLSTMCell, DenseRecurrentCell, split_gates
 from rnncells.cells.normalization import layer_norm
 from rnncells.cells.updates import gru_update, lstm_update
 from rnncells.cells.weights import WeightArguments
@@ -121,7 +121,7 @@ class LegacyNormWeightsLoader:
 
 
 @keras_serializable
-class LayerNormLSTMCell(LegacyNormWeightsLoader, DenseRecurrentCell):
+class LayerNormLSTMCell(LegacyNormWeightsLoader, DenseLSTMCell):
     """LSTM cell with layer normalization (drop-in for tensorflow-addons' LayerNormLSTMCell).
 
     `formulation="tfa"` (default; tensorflow-addons 0.23 numbers)::
@@ -168,13 +168,11 @@ class LayerNormLSTMCell(LegacyNormWeightsLoader, DenseRecurrentCell):
         TensorShape([2, 5, 16])
     """
 
-    gates = 4
     norm_layers = ("kernel_norm", "recurrent_norm", "state_norm")
 
-    def __init__(self, units, *, unit_forget_bias=True, norm_gamma_initializer="ones",
-                 norm_beta_initializer="zeros", norm_epsilon=1e-3, formulation="tfa", **kwargs):
+    def __init__(self, units, *, norm_gamma_initializer="ones", norm_beta_initializer="zeros",
+                 norm_epsilon=1e-3, formulation="tfa", **kwargs):
         super().__init__(units, **kwargs)
-        self.unit_forget_bias = bool(unit_forget_bias)
         self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
         self.norm_beta_initializer = initializers.get(norm_beta_initializer)
         self.norm_epsilon = validation.positive_float("norm_epsilon", norm_epsilon)
@@ -190,13 +188,8 @@ class LayerNormLSTMCell(LegacyNormWeightsLoader, DenseRecurrentCell):
                          beta_initializer=self.norm_beta_initializer, name=name,
                          dtype=self.dtype_policy)
 
-    @property
-    def state_size(self):
-        return [self.units, self.units]
-
     def build(self, input_shape):
-        bias_init = self.unit_forget_bias_initializer() if self.unit_forget_bias else None
-        self.build_dense_weights(input_shape, bias_initializer=bias_init)
+        self.build_dense_weights(input_shape)
         self.kernel_norm.build((None, 4 * self.units))
         self.recurrent_norm.build((None, 4 * self.units))
         self.state_norm.build((None, self.units))
@@ -230,7 +223,6 @@ class LayerNormLSTMCell(LegacyNormWeightsLoader, DenseRecurrentCell):
 
     def get_config(self):
         config = {
-            "unit_forget_bias": self.unit_forget_bias,
             "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),
             "norm_beta_initializer": initializers.serialize(self.norm_beta_initializer),
             "norm_epsilon": self.norm_epsilon,

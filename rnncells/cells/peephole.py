@@ -7,7 +7,7 @@ output_gate_peephole_weights (U). Gate order i, f, c (candidate), o, as Keras's 
 """
 
 from rnncells._serialization import keras_serializable
-from rnncells.cells.dense import DenseRecurrentCell, split_gates
+from rnncells.cells.dense import DenseLSTMCell, split_gates
 
 PEEPHOLE_WEIGHTS = (
     "input_gate_peephole_weights",
@@ -17,7 +17,7 @@ PEEPHOLE_WEIGHTS = (
 
 
 @keras_serializable
-class PeepholeLSTMCell(DenseRecurrentCell):
+class PeepholeLSTMCell(DenseLSTMCell):
     """LSTM cell with diagonal peephole connections (Gers et al. 2002; Sak et al. 2014).
 
     The gates also look at the cell state: the input and forget gates at the previous c, the
@@ -61,19 +61,8 @@ class PeepholeLSTMCell(DenseRecurrentCell):
         TensorShape([2, 5, 16])
     """
 
-    gates = 4
-
-    def __init__(self, units, *, unit_forget_bias=True, **kwargs):
-        super().__init__(units, **kwargs)
-        self.unit_forget_bias = bool(unit_forget_bias)
-
-    @property
-    def state_size(self):
-        return [self.units, self.units]
-
     def build(self, input_shape):
-        bias_init = self.unit_forget_bias_initializer() if self.unit_forget_bias else None
-        self.build_dense_weights(input_shape, bias_initializer=bias_init)
+        self.build_dense_weights(input_shape)
         for name in PEEPHOLE_WEIGHTS:
             setattr(self, name, self.add_weight(
                 shape=(self.units,), name=name, initializer=self.kernel_initializer))
@@ -93,7 +82,3 @@ class PeepholeLSTMCell(DenseRecurrentCell):
         o = self.recurrent_activation(z_o + p_o * c)
         h = o * self.activation(c)
         return h, [h, c]
-
-    def get_config(self):
-        config = {"unit_forget_bias": self.unit_forget_bias}
-        return {**super().get_config(), **config}
