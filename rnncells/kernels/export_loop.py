@@ -1,0 +1,166 @@
+"""A recurrent loop that converts to LiteRT builtin ops and to ONNX: used only while exporting.
+
+The training and inference loops (`rnncells.kernels.loop`, Keras's own `backend.rnn`) keep
+their per-step inputs and outputs in `TensorArray`s. TensorFlow stores those as TensorLists,
+and the LiteRT converter lowers a TensorList to builtin ops only when its element shape is
+fully static: with a dynamic batch (`keras.Input((T, F))` has batch None) the converted
+model needs the Flex delegate (`'tf.TensorListReserve' op requires element_shape to be
+static`), which the plain LiteRT interpreter does not have.
+
+`run` is the same computation without TensorLists:
+
+- the input sequence is projected once (`cell.project`, the whole sequence) and made
+  time-major; step t is read with `tf.gather(projected, t)` (LiteRT GATHER, ONNX Gather);
+- the outputs go into a preallocated `(T, B, ...)` tensor, step t written with
+  `tf.tensor_scatter_nd_update` (LiteRT SCATTER_ND-based update, ONNX ScatterND);
+- the loop is a `tf.while_loop` over (t, states, previous output, outputs) (LiteRT WHILE,
+  ONNX Loop), so T stays dynamic and the graph does not grow with T.
+
+Cells that follow the rnncells protocol run as `cell.project` on the whole sequence, then
+`cell.recur` per step (what FusedRNN's loop does). Other cells (Keras's LSTMCell, cells whose
+projection reads a step counter from their state, e.g. per-step batch norm) are called as
+Keras calls them, `cell(x_t, states, training=...)`, one step at a time. Masks, go_backwards
+and zero_output_for_mask follow `keras.layers.RNN`.
+
+No gradient is defined for it beyond TensorFlow's own and it is not meant to be fast (the
+scatter update copies the output buffer on some runtimes), so the layers select it only
+inside `exporting()`, which `rnncells.export` enters.
+"""
+
+import contextlib
+import threading
+
+import tensorflow as tf
+
+_state = threading.local()
+
+
+@contextlib.contextmanager
+def exporting():
+    """Within this context rnncells' sequence layers trace the export loop (`run`)."""
+    previous = is_exporting()
+    _state.active = True
+    try:
+        yield
+    finally:
+        _state.active = previous
+
+
+def is_exporting():
+    """Whether the current thread is inside `exporting()`."""
+    return getattr(_state, "active", False)
+
+
+def _follows_protocol(cell):
+    """project/recur split usable on a whole sequence (no per-step counter in `project`)."""
+    if getattr(cell, "project_reads_step_state", False):
+        return False
+    return callable(getattr(cell, "project", None)) and callable(getattr(cell, "recur", None))
+
+
+def _as_list(states):
+    return list(states) if isinstance(states, (list, tuple)) else [states]
+
+
+def _output_shape(cell):
+    """The static shape of one step's output without the batch axis."""
+    size = getattr(cell, "output_size", None)
+    if isinstance(size, int):
+        return [size]
+    if isinstance(size, (list, tuple)) and all(isinstance(d, int) for d in size):
+        return list(size)
+    raise ValueError(
+        f"The export loop needs the output size of {type(cell).__name__} (its `output_size` "
+        f"must be an int or a tuple of ints once built); received output_size={size!r}.")
+
+
+def _time_major(x):
+    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
+
+
+def _expand(mask_t, like):
+    """(B,) bool mask broadcast to the rank of `like`."""
+    return tf.reshape(mask_t, [-1] + [1] * (len(like.shape) - 1))
+
+
+def run(cell, sequences, initial_states, mask=None, go_backwards=False, training=False,
+        return_sequences=True, zero_output_for_mask=False):
+    """Run `cell` over `sequences`; return `(last_output, outputs, final_states)`.
+
+    The contract of `rnncells.kernels.loop.run_sequence` and of Keras's `backend.rnn`:
+
+    Args:
+        cell: an rnncells cell (project/recur) or any Keras RNN cell (called per step).
+        sequences: `(B, T, *step_shape)`.
+        initial_states: list of state tensors `(B, ...)`, in the cell's state order.
+        mask: optional boolean `(B, T)`: False marks a step that keeps the previous states.
+        go_backwards: process reversed time; outputs come back in processing order.
+        training: passed to the cell.
+        return_sequences: if False, `outputs` is `(B, 1, ...)` holding the last output.
+        zero_output_for_mask: masked steps output zeros instead of repeating the last output.
+
+    Returns:
+        `(last_output (B, ...), outputs (B, T or 1, ...), final_states list)`.
+    """
+    sequences = tf.convert_to_tensor(sequences)
+    states = [tf.convert_to_tensor(s) for s in _as_list(initial_states)]
+    if go_backwards:
+        sequences = tf.reverse(sequences, [1])
+        if mask is not None:
+            mask = tf.reverse(mask, [1])
+    if _follows_protocol(cell):
+        projected = cell.project(sequences, training=training)
+        structure = projected
+
+        def step(inputs_t, states):
+            return cell.recur(tf.nest.pack_sequence_as(structure, inputs_t), states,
+                              training=training)
+    else:
+        projected = sequences
+
+        def step(inputs_t, states):
+            output, new_states = cell(inputs_t[0], states, training=training)
+            return output, new_states
+
+    flat_tm = [_time_major(tf.convert_to_tensor(x)) for x in tf.nest.flatten(projected)]
+    mask_tm = None if mask is None else _time_major(tf.cast(mask, tf.bool))
+    steps = tf.shape(flat_tm[0])[0]
+    batch = tf.shape(flat_tm[0])[1]
+    dtype = tf.as_dtype(getattr(cell, "compute_dtype", None) or states[0].dtype)
+    out_shape = _output_shape(cell)
+    prev_output = tf.zeros(tf.concat([[batch], out_shape], 0), dtype)
+    outputs = tf.zeros(tf.concat([[steps if return_sequences else 1, batch], out_shape], 0),
+                       dtype)
+
+    def body(t, prev_output, outputs, states):
+        output, new_states = step([tf.gather(x, t) for x in flat_tm], states)
+        output = tf.cast(output, dtype)
+        new_states = [tf.cast(n, s.dtype) for n, s in zip(_as_list(new_states), states)]
+        if mask_tm is not None:
+            m = tf.gather(mask_tm, t)
+            fill = tf.zeros_like(output) if zero_output_for_mask else prev_output
+            output = tf.where(_expand(m, output), output, fill)
+            new_states = [tf.where(_expand(m, n), n, s) for n, s in zip(new_states, states)]
+        if return_sequences:
+            outputs = tf.tensor_scatter_nd_update(outputs, tf.reshape(t, [1, 1]),
+                                                  output[None])
+        # Static shapes as on entry: a cell may lose them (e.g. convolutions of unknown size).
+        new_states = [tf.ensure_shape(n, s.shape) for n, s in zip(new_states, states)]
+        return t + 1, tf.ensure_shape(output, prev_output.shape), outputs, new_states
+
+    _, last_output, outputs, states = tf.while_loop(
+        lambda t, *_: t < steps, body, (tf.constant(0), prev_output, outputs, states),
+        maximum_iterations=steps)
+    if not return_sequences:
+        outputs = last_output[None]
+    return last_output, _time_major(outputs), list(states)
+
+
+def run_layer(layer, sequences, initial_state, mask, training):
+    """`run` with the settings of a `keras.layers.RNN`-like layer (`inner_loop`'s contract)."""
+    if isinstance(mask, (list, tuple)):
+        mask = mask[0]
+    return run(layer.cell, sequences, initial_state, mask=mask,
+               go_backwards=layer.go_backwards, training=training,
+               return_sequences=layer.return_sequences,
+               zero_output_for_mask=layer.zero_output_for_mask)
