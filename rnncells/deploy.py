@@ -14,6 +14,7 @@ the batch is dynamic.
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from rnncells.kernels.export_loop import exporting
 
@@ -78,50 +79,69 @@ def export(model, filepath, format="litert", verbose=False, **kwargs):
     _check_model(model)
     if format == "onnx":
         require("tf2onnx", "onnx", purpose="Exporting to ONNX")
+    if kwargs.get("input_signature") is None:
+        kwargs["input_signature"] = input_signature(model)
     with exporting():
         model.export(str(filepath), format=format, verbose=verbose, **kwargs)
     return filepath
+
+
+def input_signature(model):
+    """`model.export`'s input signature from the model's `keras.Input`s (None if it has none).
+
+    Keras infers it only for a model that has been called (ONNX export of a model built from
+    `keras.Input` but never called fails otherwise); the inputs give it without a call.
+    """
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        return None
+    specs = [tf.TensorSpec(x.shape, x.dtype, name=x.name) for x in inputs]
+    return specs if len(specs) == 1 else [specs]
 
 
 def _as_list(inputs):
     return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
 
 
-def run_litert(filepath, inputs):
+def run_litert(filepath, inputs, names=None):
     """Run a `.tflite` file in the LiteRT interpreter (`ai-edge-litert`) on NumPy inputs.
 
     Args:
         filepath: the `.tflite` file.
-        inputs: an array, or a list of arrays in the model's input order (any batch size
-            and sequence length the model accepts).
+        inputs: an array, or a list of arrays (any batch size and sequence length the model
+            accepts).
+        names: the model's input names in the order of `inputs` (`[x.name for x in
+            model.inputs]`); needed for several inputs: a LiteRT signature keeps the names,
+            not the order.
 
     Returns:
         The output array, or a list of arrays in the model's output order.
     """
-    (litert,) = require("ai_edge_litert", purpose="Running a LiteRT model")
+    require("ai_edge_litert", purpose="Running a LiteRT model")
     from ai_edge_litert.interpreter import Interpreter
 
-    del litert
     arrays = [np.asarray(x) for x in _as_list(inputs)]
     interpreter = Interpreter(model_path=str(filepath))
-    runner = interpreter.get_signature_runner()
-    signature = interpreter.get_signature_list()
-    (key,) = signature
-    names = _ordered(signature[key]["inputs"])
-    if len(names) != len(arrays):
-        raise ValueError(f"The LiteRT model takes {len(names)} inputs ({names}); received "
-                         f"{len(arrays)} arrays.")
-    result = runner(**dict(zip(names, arrays)))
-    outputs = [result[name] for name in _ordered(list(result))]
+    signatures = interpreter.get_signature_list()
+    (key,) = signatures
+    expected = signatures[key]["inputs"]
+    if names is None:
+        if len(expected) != 1:
+            raise ValueError(f"The LiteRT model takes {len(expected)} inputs ({expected}): pass "
+                             "`names`, the model's input names in the order of `inputs`.")
+        names = expected
+    if sorted(names) != sorted(expected) or len(arrays) != len(names):
+        raise ValueError(f"The LiteRT model takes inputs {expected}; received {len(arrays)} "
+                         f"arrays named {names}.")
+    result = interpreter.get_signature_runner(key)(**dict(zip(names, arrays)))
+    outputs = [result[name] for name in sorted(result, key=_suffix)]
     return outputs[0] if len(outputs) == 1 else outputs
 
 
-def _ordered(names):
-    """Signature names in argument order: Keras names them `x`, `x_1`, `x_2`, ..."""
-    def key(name):
-        head, _, tail = name.rpartition("_")
-        return (head, int(tail)) if head and tail.isdigit() else (name, 0)
-    return sorted(names, key=key)
+def _suffix(name):
+    """Keras names signature outputs `output_0`, `output_1`, ...: order by the number."""
+    head, _, tail = name.rpartition("_")
+    return (head, int(tail)) if tail.isdigit() else (name, -1)
 
 
 def run_onnx(filepath, inputs):
