@@ -38,7 +38,7 @@ def sequence_model(name, batch_size=None, head=True):
               rnncells.FusedRNN(make(), return_sequences=True)]
     if head:
         if len(step) > 1:
-            layers.append(keras.layers.TimeDistributed(keras.layers.Flatten()))
+            layers.append(keras.layers.Reshape((-1, step[0] * UNITS)))
         layers.append(keras.layers.Dense(2))
     return keras.Sequential(layers, name=name.replace(".", "_"))
 
