@@ -32,13 +32,12 @@ CELLS = {
 
 
 def sequence_model(name, batch_size=None, head=True):
-    """FusedRNN(cell, return_sequences=True) [+ Dense head] on (batch, None, *step)."""
+    """FusedRNN(cell, return_sequences=True) [+ Dense head, per step and position] on
+    (batch, None, *step)."""
     make, step = CELLS[name]
     layers = [keras.Input((None, *step), batch_size=batch_size),
               rnncells.FusedRNN(make(), return_sequences=True)]
     if head:
-        if len(step) > 1:
-            layers.append(keras.layers.Reshape((-1, step[0] * UNITS)))
         layers.append(keras.layers.Dense(2))
     return keras.Sequential(layers, name=name.replace(".", "_"))
 
