@@ -81,7 +81,7 @@ def export(model, filepath, format="litert", verbose=False, **kwargs):
         require("tf2onnx", "onnx", purpose="Exporting to ONNX")
     if kwargs.get("input_signature") is None:
         kwargs["input_signature"] = input_signature(model)
-    with exporting():
+    with exporting(format):
         model.export(str(filepath), format=format, verbose=verbose, **kwargs)
     return filepath
 

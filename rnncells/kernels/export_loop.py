@@ -11,10 +11,11 @@ static`), which the plain LiteRT interpreter does not have.
 
 - the input sequence is projected once (`cell.project`, the whole sequence) and made
   time-major; step t is read with `tf.gather(projected, t)` (LiteRT GATHER, ONNX Gather);
-- the outputs go into a preallocated `(T, B, ...)` tensor, step t written with
-  `tf.tensor_scatter_nd_update` (LiteRT SCATTER_ND-based update, ONNX ScatterND);
-- the loop is a `tf.while_loop` over (t, states, previous output, outputs) (LiteRT WHILE,
-  ONNX Loop), so T stays dynamic and the graph does not grow with T.
+- the outputs go into preallocated tensors written with `tf.tensor_scatter_nd_update`
+  (ONNX ScatterND), in blocks of ceil(sqrt(T)) steps (see `run`: LiteRT copies loop-carried
+  tensors at every iteration, so a single (T, B, ...) buffer made the loop O(T^2));
+- the loops are `tf.while_loop`s (LiteRT WHILE, ONNX Loop), so T stays dynamic and the
+  graph does not grow with T.
 
 Cells that follow the rnncells protocol run as `cell.project` on the whole sequence, then
 `cell.recur` per step (what FusedRNN's loop does). Other cells (Keras's LSTMCell, cells whose
@@ -22,9 +23,8 @@ projection reads a step counter from their state, e.g. per-step batch norm) are 
 Keras calls them, `cell(x_t, states, training=...)`, one step at a time. Masks, go_backwards
 and zero_output_for_mask follow `keras.layers.RNN`.
 
-No gradient is defined for it beyond TensorFlow's own and it is not meant to be fast (the
-scatter update copies the output buffer on some runtimes), so the layers select it only
-inside `exporting()`, which `rnncells.export` enters.
+It is written for converters, not for training (no hand-written gradient, no XLA), so the
+layers select it only inside `exporting()`, which `rnncells.export` enters.
 """
 
 import contextlib
@@ -36,10 +36,15 @@ _state = threading.local()
 
 
 @contextlib.contextmanager
-def exporting():
-    """Within this context rnncells' sequence layers trace the export loop (`run`)."""
-    previous = is_exporting()
-    _state.active = True
+def exporting(format=None):
+    """Within this context rnncells' sequence layers trace the export loop (`run`).
+
+    Args:
+        format: the target ("litert", "onnx", ...), or None; "litert" writes the outputs in
+            blocks (see `run`).
+    """
+    previous = getattr(_state, "active", None)
+    _state.active = (format,)
     try:
         yield
     finally:
@@ -48,7 +53,13 @@ def exporting():
 
 def is_exporting():
     """Whether the current thread is inside `exporting()`."""
-    return getattr(_state, "active", False)
+    return getattr(_state, "active", None) is not None
+
+
+def export_format():
+    """The `format` given to the innermost `exporting()` (None outside or when not given)."""
+    active = getattr(_state, "active", None)
+    return active[0] if active else None
 
 
 def _follows_protocol(cell):
@@ -84,7 +95,7 @@ def _expand(mask_t, like):
 
 
 def run(cell, sequences, initial_states, mask=None, go_backwards=False, training=False,
-        return_sequences=True, zero_output_for_mask=False):
+        return_sequences=True, zero_output_for_mask=False, blocked=None):
     """Run `cell` over `sequences`; return `(last_output, outputs, final_states)`.
 
     The contract of `rnncells.kernels.loop.run_sequence` and of Keras's `backend.rnn`:
@@ -98,6 +109,10 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
         training: passed to the cell.
         return_sequences: if False, `outputs` is `(B, 1, ...)` holding the last output.
         zero_output_for_mask: masked steps output zeros instead of repeating the last output.
+        blocked: write the outputs in blocks of ceil(sqrt(T)) steps, a loop in a loop (LiteRT
+            copies loop-carried tensors at every iteration: one (T, B, ...) buffer costs
+            O(T) per step, blocks O(sqrt(T))). Default: when exporting to LiteRT. ONNX gets
+            one loop (tf2onnx loses the rank of convolutions in a nested Loop).
 
     Returns:
         `(last_output (B, ...), outputs (B, T or 1, ...), final_states list)`.
@@ -129,10 +144,9 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
     dtype = tf.as_dtype(getattr(cell, "compute_dtype", None) or states[0].dtype)
     out_shape = _output_shape(cell)
     prev_output = tf.zeros(tf.concat([[batch], out_shape], 0), dtype)
-    outputs = tf.zeros(tf.concat([[steps if return_sequences else 1, batch], out_shape], 0),
-                       dtype)
 
-    def body(t, prev_output, outputs, states):
+    def advance(t, prev_output, states):
+        """One step at time t: (output, new states), masked as keras.layers.RNN does."""
         output, new_states = step([tf.gather(x, t) for x in flat_tm], states)
         output = tf.cast(output, dtype)
         new_states = [tf.cast(n, s.dtype) for n, s in zip(_as_list(new_states), states)]
@@ -141,18 +155,56 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
             fill = tf.zeros_like(output) if zero_output_for_mask else prev_output
             output = tf.where(_expand(m, output), output, fill)
             new_states = [tf.where(_expand(m, n), n, s) for n, s in zip(new_states, states)]
-        if return_sequences:
-            outputs = tf.tensor_scatter_nd_update(outputs, tf.reshape(t, [1, 1]),
-                                                  output[None])
         # Static shapes as on entry: a cell may lose them (e.g. convolutions of unknown size).
         new_states = [tf.ensure_shape(n, s.shape) for n, s in zip(new_states, states)]
-        return t + 1, tf.ensure_shape(output, prev_output.shape), outputs, new_states
+        return tf.ensure_shape(output, prev_output.shape), new_states
 
-    _, last_output, outputs, states = tf.while_loop(
-        lambda t, *_: t < steps, body, (tf.constant(0), prev_output, outputs, states),
-        maximum_iterations=steps)
-    if not return_sequences:
-        outputs = last_output[None]
+    if blocked is None:
+        blocked = export_format() == "litert"
+    if not return_sequences or not blocked:
+        outputs = tf.zeros(tf.concat([[steps if return_sequences else 1, batch], out_shape],
+                                     0), dtype)
+
+        def body(t, prev_output, states, outputs):
+            output, states = advance(t, prev_output, states)
+            if return_sequences:
+                outputs = tf.tensor_scatter_nd_update(outputs, tf.reshape(t, [1, 1]),
+                                                      output[None])
+            return t + 1, output, states, outputs
+
+        _, last_output, states, outputs = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), prev_output, states, outputs),
+            maximum_iterations=steps)
+        if not return_sequences:
+            outputs = last_output[None]
+        return last_output, _time_major(outputs), list(states)
+
+    # The outputs are written in blocks of K = ceil(sqrt(T)) steps: LiteRT's WHILE copies a
+    # loop-carried tensor at every iteration, so one (T, B, ...) buffer would cost O(T) per
+    # step (O(T^2) in all); a (K, B, ...) block per step and the (T, B, ...) buffer once per
+    # block cost O(sqrt(T)) per step.
+    block = tf.maximum(tf.cast(tf.math.ceil(tf.sqrt(tf.cast(steps, tf.float32))), tf.int32), 1)
+    blocks = (steps + block - 1) // block
+    block_zeros = tf.zeros(tf.concat([[block, batch], out_shape], 0), dtype)
+    outputs = tf.zeros(tf.concat([[blocks, block, batch], out_shape], 0), dtype)
+
+    def inner(i, t, prev_output, states, block_out):
+        output, states = advance(t, prev_output, states)
+        block_out = tf.tensor_scatter_nd_update(block_out, tf.reshape(i, [1, 1]), output[None])
+        return i + 1, t + 1, output, states, block_out
+
+    def outer(b, t, prev_output, states, outputs):
+        _, t, prev_output, states, block_out = tf.while_loop(
+            lambda i, t, *_: tf.logical_and(i < block, t < steps), inner,
+            (tf.constant(0), t, prev_output, states, block_zeros), maximum_iterations=block)
+        outputs = tf.tensor_scatter_nd_update(outputs, tf.reshape(b, [1, 1]), block_out[None])
+        return b + 1, t, prev_output, states, outputs
+
+    _, _, last_output, states, outputs = tf.while_loop(
+        lambda b, *_: b < blocks, outer,
+        (tf.constant(0), tf.constant(0), prev_output, states, outputs),
+        maximum_iterations=blocks)
+    outputs = tf.reshape(outputs, tf.concat([[blocks * block, batch], out_shape], 0))[:steps]
     return last_output, _time_major(outputs), list(states)
 
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import rnncells
-from rnncells.kernels.export_loop import exporting, is_exporting
+from rnncells.kernels.export_loop import export_format, exporting, is_exporting
 
 
 def _graph_op_types(fn, *args):
@@ -29,24 +29,25 @@ def _layer_fn(layer):
 SETTINGS = list(itertools.product([False, True], [False, True], [False, True]))
 
 
+@pytest.mark.parametrize("blocked", [False, True], ids=["one-loop", "blocked"])
 @pytest.mark.parametrize("go_backwards, return_sequences, zero_output_for_mask", SETTINGS)
 @pytest.mark.parametrize("make", [lambda: rnncells.LayerNormLSTMCell(3),
                                   lambda: rnncells.BatchNormGRUCell(3),
                                   lambda: keras.layers.GRUCell(3)],
                          ids=["protocol", "step-counter", "keras-cell"])
 def test_export_loop_matches_the_layer_for_every_setting(make, go_backwards, return_sequences,
-                                                         zero_output_for_mask):
+                                                         zero_output_for_mask, blocked):
     layer = rnncells.FusedRNN(make(), go_backwards=go_backwards,
                               return_sequences=return_sequences, return_state=True,
                               zero_output_for_mask=zero_output_for_mask)
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (3, 6, 3)).astype("float32")
-    mask = np.ones((3, 6), bool)
-    mask[0, 4:] = False  # trailing padding
+    x = rng.uniform(-1, 1, (3, 7, 3)).astype("float32")  # blocks of 3: 3 + 3 + 1 steps
+    mask = np.ones((3, 7), bool)
+    mask[0, 5:] = False  # trailing padding
     mask[1, :2] = False  # leading padding
     expected = layer(x, mask=mask, training=False)
     fn = _layer_fn(layer)
-    with exporting():
+    with exporting("litert" if blocked else "onnx"):
         got = fn(x, mask)
     for e, g in zip(tf.nest.flatten(expected), tf.nest.flatten(got)):
         np.testing.assert_allclose(g, e, atol=1e-6)
@@ -71,8 +72,8 @@ def test_export_graph_has_no_tensorlists_and_the_regular_one_has():
 
 def test_exporting_is_scoped_and_nests():
     assert not is_exporting()
-    with exporting():
-        with exporting():
-            assert is_exporting()
-        assert is_exporting()
-    assert not is_exporting()
+    with exporting("onnx"):
+        with exporting("litert"):
+            assert is_exporting() and export_format() == "litert"
+        assert is_exporting() and export_format() == "onnx"
+    assert not is_exporting() and export_format() is None
