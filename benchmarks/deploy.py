@@ -2,6 +2,7 @@
 
     python -m benchmarks.deploy                 # every cell (~3-5 minutes on a 2-core CPU)
     python -m benchmarks.deploy --cells MinGRUCell LayerNormLSTMCell --steps 100
+    python -m benchmarks.deploy --scaling      # sequence-model cost per step against T
 
 For each cell, the model `FusedRNN(cell, return_sequences=True) -> Dense(2)` (dynamic batch
 and T; tests/export/models.py) goes through: a `.keras` file (save, load, predict), a
@@ -12,6 +13,10 @@ a LiteRT file. Every column is the largest absolute difference from `model.predi
 random batch (B=2, T=--steps); the streaming LiteRT model's size and its per-step latency
 (batch 1, median of --repeats invocations after a warm-up, one thread) are measured here.
 Writes benchmarks/results/deploy_<device>.json and prints a Markdown table.
+
+`--scaling`: the exported SEQUENCE model `FusedRNN(LayerNormGRUCell(64))` on batch 4 x 8
+features, LiteRT and onnxruntime (one thread each), time per step at T = 250 ... 4000
+(one call after a warm-up call): whether the export loop stays O(1) per step.
 """
 
 import argparse
@@ -120,14 +125,57 @@ def table(rows):
     return "\n".join(lines)
 
 
+def scaling(workdir, lengths=(250, 1000, 4000)):
+    """Microseconds per step of the exported sequence model, by format and T."""
+    import onnxruntime as ort
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = keras.Sequential([keras.Input((None, 8)), rnncells.FusedRNN(
+        rnncells.LayerNormGRUCell(64), return_sequences=True)])
+    litert = rnncells.export(model, workdir / "scaling.tflite")
+    onnx = rnncells.export(model, workdir / "scaling.onnx", format="onnx")
+    interpreter = Interpreter(model_path=str(litert), num_threads=1)
+    runner = interpreter.get_signature_runner()
+    (litert_name,) = interpreter.get_signature_list()["serving_default"]["inputs"]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx), options, providers=["CPUExecutionProvider"])
+    onnx_name = session.get_inputs()[0].name
+    calls = {"litert": lambda x: runner(**{litert_name: x}),
+             "onnx": lambda x: session.run(None, {onnx_name: x})}
+    rows = []
+    for steps in lengths:
+        x = np.random.default_rng(0).uniform(-1, 1, (4, steps, 8)).astype("float32")
+        row = {"T": steps}
+        for name, call in calls.items():
+            call(x)
+            start = time.perf_counter()
+            call(x)
+            row[f"{name}_us_per_step"] = 1e6 * (time.perf_counter() - start) / steps
+        rows.append(row)
+    return rows
+
+
 def main(argv=None, out=sys.stdout):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
     parser.add_argument("--steps", type=int, default=50, help="sequence length T")
     parser.add_argument("--repeats", type=int, default=500, help="timed LiteRT steps")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
+    parser.add_argument("--scaling", action="store_true",
+                        help="only the per-step cost of the exported sequence model vs T")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
+    if args.scaling:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = scaling(pathlib.Path(tmp))
+        for row in rows:
+            print(row, file=out)
+        path = args.out / f"deploy_scaling_{machine_info()['device'].lower()}.json"
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=1))
+        print(f"written: {path}", file=out)
+        return rows, path
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.cells:
