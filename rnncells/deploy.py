@@ -41,8 +41,7 @@ def _check_model(model):
     if not isinstance(model, keras.Model):
         raise ValueError(f"`model` must be a keras.Model; received model={model!r} of type "
                          f"{type(model).__name__}.")
-    if not model.built or not getattr(model, "inputs", None) and not getattr(
-            model, "_called", False):
+    if not model.built:
         raise ValueError(
             f"`model` {model.name!r} has never been built or called, so its input shapes are "
             "unknown. Give it a `keras.Input` (functional or Sequential model) or call it once "
