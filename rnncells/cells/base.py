@@ -59,6 +59,12 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         projected = self.project(inputs, training=training)
         return self.recur(projected, states, training=training)
 
+    @property
+    def output_size(self):
+        """The size of the output: by Keras's convention the first state's (h)."""
+        sizes = self.state_size
+        return sizes[0] if isinstance(sizes, (list, tuple)) else sizes
+
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [
             self.state_size]

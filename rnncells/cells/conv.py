@@ -12,7 +12,7 @@ Weight layout (`keras.layers.ConvLSTM1D/2D/3D`'s, so weights move both ways unch
 - kernel (*kernel_size, C_in, gates * filters); recurrent_kernel (*kernel_size, filters,
   gates * filters); bias (gates * filters,). Along the last axis the gate blocks are
   contiguous blocks of `filters` channels: LSTM i, f, c (candidate), o; GRU z, r, h.
-- With `normalization` set, two more vectors: input_norm_gamma and recurrent_norm_gamma, each
+- With `normalization` set, two more vectors: kernel_norm_gamma and recurrent_norm_gamma, each
   (gates * filters,), in that order after bias.
 
 `data_format="channels_first"` puts the channels before the spatial axes: steps
@@ -36,13 +36,13 @@ exactly Keras's ConvLSTM.
 import numbers
 
 import keras
-from keras import constraints, initializers, ops, regularizers
+from keras import initializers, ops
 
 from rnncells import _validation as validation
-from rnncells import activations
 from rnncells._serialization import keras_serializable
-from rnncells.cells.base import RecurrentCell
 from rnncells.cells.normalization import layer_norm
+from rnncells.cells.updates import gru_update, lstm_update
+from rnncells.cells.weights import KernelRecurrentCell, unit_forget_bias
 
 RANKS = (1, 2, 3)
 PADDINGS = ("valid", "same")
@@ -78,7 +78,7 @@ def conv_output_length(length, kernel, stride, padding, dilation):
     return (length - effective) // stride + 1
 
 
-class ConvRecurrentCell(RecurrentCell):
+class ConvRecurrentCell(KernelRecurrentCell):
     """Base of the convolutional cells: arguments, weights, input/recurrent convolutions.
 
     Subclasses set `gates` and `num_states` and write `recur`. See `ConvLSTMCell` for the
@@ -97,29 +97,13 @@ class ConvRecurrentCell(RecurrentCell):
         padding="valid",
         data_format=None,
         dilation_rate=1,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
         normalization=None,
         groups=None,
         norm_epsilon=1e-3,
         norm_gamma_initializer="ones",
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-                         **kwargs)
+        super().__init__(**kwargs)
         if isinstance(rank, bool) or rank not in RANKS:
             validation.one_of("rank", rank, RANKS)
         self.rank = int(rank)
@@ -139,18 +123,6 @@ class ConvRecurrentCell(RecurrentCell):
         if data_format is None:
             data_format = keras.config.image_data_format()
         self.data_format = validation.one_of("data_format", data_format, DATA_FORMATS)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
         self.normalization = validation.one_of("normalization", normalization, NORMALIZATIONS)
         if self.normalization == "group":
             groups = validation.positive_int("groups", groups)
@@ -188,10 +160,6 @@ class ConvRecurrentCell(RecurrentCell):
     @property
     def state_size(self):
         return [self.state_shape] * self.num_states
-
-    @property
-    def output_size(self):
-        return self.state_shape
 
     def output_spatial_shape(self, spatial):
         """Spatial shape of the states for input steps of spatial shape `spatial`."""
@@ -240,39 +208,22 @@ class ConvRecurrentCell(RecurrentCell):
         self.input_channels = int(channels)
         self.state_spatial_shape = out
         width = self.gates * self.filters
-        self.kernel = self.add_weight(
-            shape=(*self.kernel_size, self.input_channels, width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(*self.kernel_size, self.filters, width),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self.kernel = self.add_weight_with_arguments(
+            "kernel", (*self.kernel_size, self.input_channels, width), "kernel")
+        self.recurrent_kernel = self.add_weight_with_arguments(
+            "recurrent", (*self.kernel_size, self.filters, width), "recurrent_kernel")
+        self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(width,),
-                name="bias",
-                initializer=self.bias_weight_initializer(),
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
+            self.bias = self.add_weight_with_arguments(
+                "bias", (width,), "bias", initializer=self.bias_weight_initializer())
+        self.kernel_norm_gamma = self.recurrent_norm_gamma = None
         if self.normalization is not None:
-            self.input_norm_gamma = self.add_weight(
-                shape=(width,), name="input_norm_gamma",
+            self.kernel_norm_gamma = self.add_weight(
+                shape=(width,), name="kernel_norm_gamma",
                 initializer=self.norm_gamma_initializer)
             self.recurrent_norm_gamma = self.add_weight(
                 shape=(width,), name="recurrent_norm_gamma",
                 initializer=self.norm_gamma_initializer)
-        else:
-            self.input_norm_gamma = self.recurrent_norm_gamma = None
         self.built = True
 
     def bias_weight_initializer(self):
@@ -315,7 +266,7 @@ class ConvRecurrentCell(RecurrentCell):
         z = ops.conv(inputs, self.cast_weight(self.kernel), strides=self.strides,
                      padding=self.padding, data_format=self.data_format,
                      dilation_rate=self.dilation_rate)
-        z = self.add_bias(self.normalize(z, self.input_norm_gamma))
+        z = self.add_bias(self.normalize(z, self.kernel_norm_gamma))
         if sequence:
             z = ops.reshape(z, (batch_and_time[0], batch_and_time[1], *z.shape[1:]))
         return z
@@ -342,18 +293,6 @@ class ConvRecurrentCell(RecurrentCell):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
             "normalization": self.normalization,
             "groups": self.groups,
             "norm_epsilon": self.norm_epsilon,
@@ -377,7 +316,7 @@ class ConvLSTMCell(ConvRecurrentCell):
     `sigma` is `recurrent_activation`, `act` is `activation`. Weights: kernel
     (*kernel_size, C, 4F), recurrent_kernel (*kernel_size, F, 4F), bias (4F) (Keras's shapes,
     names and gate order, so `cell.set_weights(keras_conv_lstm.get_weights())` works both
-    ways with `normalization=None`), then input_norm_gamma and recurrent_norm_gamma (4F) if
+    ways with `normalization=None`), then kernel_norm_gamma and recurrent_norm_gamma (4F) if
     `normalization` is set. Dropout draws one input mask and one recurrent mask per sequence
     (shared by the four gates; Keras draws one per gate, so dropout results differ).
 
@@ -428,24 +367,13 @@ class ConvLSTMCell(ConvRecurrentCell):
     def bias_weight_initializer(self):
         if not self.unit_forget_bias:
             return self.bias_initializer
-        filters, base = self.filters, self.bias_initializer
-
-        def init(shape, dtype=None):
-            return ops.concatenate([
-                base((filters,), dtype=dtype),
-                initializers.get("ones")((filters,), dtype=dtype),
-                base((2 * filters,), dtype=dtype),
-            ])
-
-        return init
+        return unit_forget_bias(self.bias_initializer, self.filters)
 
     def recur(self, projected, states, training=None):
         h_tm1, c_tm1 = states[0], states[1]
         z = projected + self.recurrent_conv(h_tm1, training)
-        z_i, z_f, z_g, z_o = self.split_gates(z)
-        c = (self.recurrent_activation(z_f) * c_tm1
-             + self.recurrent_activation(z_i) * self.activation(z_g))
-        h = self.recurrent_activation(z_o) * self.activation(c)
+        h, c = lstm_update(self.split_gates(z), c_tm1, self.activation,
+                           self.recurrent_activation)
         return h, [h, c]
 
     def get_config(self):
@@ -467,7 +395,7 @@ class ConvGRUCell(ConvRecurrentCell):
     Gate order z, r, h as `keras.layers.GRUCell` (`reset_after=True`, one recurrent
     convolution for the three gates). Weights: kernel (*kernel_size, C, 3F),
     recurrent_kernel (*kernel_size, F, 3F), bias (3F) (the input bias; the recurrent conv has
-    no bias, as in ConvLSTM), then input_norm_gamma and recurrent_norm_gamma (3F) if
+    no bias, as in ConvLSTM), then kernel_norm_gamma and recurrent_norm_gamma (3F) if
     `normalization` is set.
 
     Args: as `ConvLSTMCell` without `unit_forget_bias` (`rnncells.initializers.Chrono` is a
@@ -488,10 +416,6 @@ class ConvGRUCell(ConvRecurrentCell):
     def recur(self, projected, states, training=None):
         h_tm1 = states[0]
         recurrent = self.recurrent_conv(h_tm1, training)
-        x_z, x_r, x_h = self.split_gates(projected)
-        h_z, h_r, h_h = self.split_gates(recurrent)
-        z = self.recurrent_activation(x_z + h_z)
-        r = self.recurrent_activation(x_r + h_r)
-        candidate = self.activation(x_h + r * h_h)
-        h = z * h_tm1 + (1 - z) * candidate
+        h = gru_update(self.split_gates(projected), self.split_gates(recurrent), h_tm1,
+                       self.activation, self.recurrent_activation)
         return h, [h]

@@ -15,6 +15,7 @@ from rnncells._pointwise import CompiledPointwise
 from rnncells._serialization import keras_serializable
 from rnncells.cells.dense import DenseRecurrentCell, split_gates
 from rnncells.cells.normalization import layer_norm
+from rnncells.cells.updates import gru_update, lstm_update
 
 FORMULATIONS = ("tfa", "ba2016")
 
@@ -179,11 +180,9 @@ def lstm_pointwise(projected, recurrent, c_tm1, recurrent_gamma, recurrent_beta,
     """LayerNormLSTMCell's step after `h @ U` (one XLA call in traced non-XLA code, see
     `CompiledPointwise`): returns (h', carried c')."""
     z = projected + layer_norm(recurrent, recurrent_gamma, recurrent_beta, epsilon)
-    z_i, z_f, z_g, z_o = split_gates(z, 4)
-    c = recurrent_activation(z_f) * c_tm1 + recurrent_activation(z_i) * activation(z_g)
-    c_norm = layer_norm(c, state_gamma, state_beta, epsilon)
-    h = recurrent_activation(z_o) * activation(c_norm)
-    return h, (c_norm if formulation == "tfa" else c)
+    return lstm_update(split_gates(z, 4), c_tm1, activation, recurrent_activation,
+                       state_norm=lambda c: layer_norm(c, state_gamma, state_beta, epsilon),
+                       carry_normalized=formulation == "tfa")
 
 
 @keras_serializable
@@ -249,12 +248,8 @@ class LayerNormGRUCell(DenseRecurrentCell):
                         None, self.norm_epsilon)
         if self.use_bias:
             gh = gh + self.cast_weight(self.bias)[1]
-        x_z, x_r, x_h = split_gates(projected, 3)
-        h_z, h_r, h_h = split_gates(gh, 3)
-        z = self.recurrent_activation(x_z + h_z)
-        r = self.recurrent_activation(x_r + h_r)
-        candidate = self.activation(x_h + r * h_h)
-        h = z * h_tm1 + (1 - z) * candidate
+        h = gru_update(split_gates(projected, 3), split_gates(gh, 3), h_tm1, self.activation,
+                       self.recurrent_activation)
         return h, [h]
 
     def get_config(self):

@@ -24,7 +24,7 @@ FACTORIES = {
     "ConvLSTMCell": (lambda a: rnncells.ConvLSTMCell(1, 2, 3, activation=a), (5, 2)),
     "ConvGRUCell": (lambda a: rnncells.ConvGRUCell(2, 2, 3, activation=a,
                                                    normalization="layer"), (4, 4, 2)),
-    "IndRNNCell": (lambda a: rnncells.IndRNNCell(3, activation=a, max_timesteps=4), (2,)),
+    "IndRNNCell": (lambda a: rnncells.IndRNNCell(3, activation=a, max_steps=4), (2,)),
 }
 
 

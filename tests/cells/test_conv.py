@@ -85,7 +85,7 @@ def np_conv_rnn(kind, x, w, strides=1, padding="valid", dilation=1, normalizatio
     outputs = []
     for t in range(x.shape[1]):
         gx = norm(np_conv(x[:, t], w["kernel"], strides, padding, dilation),
-                  w.get("input_norm_gamma")) + w["bias"]
+                  w.get("kernel_norm_gamma")) + w["bias"]
         if h is None:
             h = np.zeros(gx.shape[:-1] + (gx.shape[-1] // gates,))
             c = np.zeros_like(h)
@@ -534,3 +534,9 @@ def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch, cls, kwar
     for ga, gb in zip(tape.gradient(loss_a, cell.trainable_variables),
                       tape.gradient(loss_b, cell.trainable_variables)):
         np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-4)
+
+
+def test_norm_weights_are_named_like_the_dense_cells():
+    cell = ConvLSTMCell(1, filters=2, kernel_size=3, normalization="layer")
+    cell.build((None, 6, 3))
+    assert [v.name for v in cell.weights][3:] == ["kernel_norm_gamma", "recurrent_norm_gamma"]
