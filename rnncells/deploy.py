@@ -12,11 +12,15 @@ the batch is dynamic.
 `model.predict`).
 """
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from rnncells.kernels.export_loop import exporting
+from rnncells.layers.conv_rnn import ConvRNN
+from rnncells.layers.fused_rnn import FusedRNN
 
 #: Formats `export` accepts (those of Keras 3's `model.export`).
 FORMATS = ("litert", "onnx", "tf_saved_model")
@@ -78,11 +82,36 @@ def export(model, filepath, format="litert", verbose=False, **kwargs):
     _check_model(model)
     if format == "onnx":
         require("tf2onnx", "onnx", purpose="Exporting to ONNX")
+    if format in ("litert", "onnx"):
+        _warn_about_keras_loops(model, format)
     if kwargs.get("input_signature") is None:
         kwargs["input_signature"] = input_signature(model)
     with exporting(format):
         model.export(str(filepath), format=format, verbose=verbose, **kwargs)
     return filepath
+
+
+def _warn_about_keras_loops(model, format):
+    """Warn about recurrent layers that keep Keras's TensorList loop (Flex ops in LiteRT)."""
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.RNN) and not isinstance(layer, (FusedRNN, ConvRNN)):
+            warnings.warn(
+                f"Layer {layer.name!r} ({type(layer).__name__}) runs Keras's own recurrent "
+                f"loop, which the {format} export keeps as TensorList ops (LiteRT then needs "
+                "the Flex delegate). Wrap its cell in rnncells.FusedRNN (same weights) to "
+                "export it with builtin ops.", UserWarning, stacklevel=3)
+
+
+def _all_layers(layer):
+    """`layer`'s sublayers, recursively (Bidirectional's forward and backward included)."""
+    for sub in getattr(layer, "layers", None) or []:
+        yield sub
+        yield from _all_layers(sub)
+    for name in ("forward_layer", "backward_layer", "layer"):
+        sub = getattr(layer, name, None)
+        if isinstance(sub, keras.layers.Layer):
+            yield sub
+            yield from _all_layers(sub)
 
 
 def input_signature(model):

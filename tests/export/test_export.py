@@ -81,6 +81,17 @@ def test_plain_keras_export_needs_flex_and_the_interpreter_says_so(tmp_path):
         run_litert(path, _inputs(model, 2, 4)[0])
 
 
+def test_a_plain_keras_rnn_layer_is_named_in_a_warning_and_needs_flex(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.RNN(
+        rnncells.LayerNormGRUCell(2), return_sequences=True, name="plain_rnn")])
+    with pytest.warns(UserWarning, match="'plain_rnn'.*FusedRNN"):
+        path = rnncells.export(model, tmp_path / "plain.tflite")
+    with pytest.raises(RuntimeError, match="Flex|Select TensorFlow op"):
+        run_litert(path, _inputs(model, 2, 4)[0])
+
+
 def test_onnx_export_without_tf2onnx_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "tf2onnx", None)
     model = models.sequence_model("MinGRUCell")
