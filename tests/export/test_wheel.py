@@ -2,9 +2,11 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import venv
 import zipfile
 
@@ -46,3 +48,41 @@ def test_wheel_installs_into_a_fresh_virtualenv_and_imports(tmp_path):
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ""}).stdout.split()
     assert pathlib.Path(out[0]).is_relative_to(env_dir), out
     assert out[1:] == ["True", "True"]
+
+
+#: what the sdist must carry besides the package: the whole test suite, docs, examples,
+#: benchmarks (so `pytest` in an unpacked sdist collects what it collects here).
+SDIST_TREES = ("tests", "docs", "examples", "benchmarks")
+SKIPPED = ("__pycache__", ".hypothesis", ".pytest_cache")
+
+
+def _missing_from_sdist(root, outdir):
+    """Files of `root`'s test suite, docs, examples, benchmarks that its sdist lacks."""
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir",
+                    str(outdir), str(root)], check=True, capture_output=True)
+    (sdist,) = pathlib.Path(outdir).glob("rnncells-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        members = {pathlib.PurePosixPath(*pathlib.PurePosixPath(n).parts[1:]).as_posix()
+                   for n in archive.getnames()}
+    expected = {"LICENSE", "README.md", "Makefile", "setup.cfg", "pyproject.toml"}
+    for tree in SDIST_TREES:
+        for path in (root / tree).rglob("*"):
+            if path.is_file() and not any(part in SKIPPED for part in path.parts) \
+                    and path.suffix != ".pyc":
+                expected.add(path.relative_to(root).as_posix())
+    return sorted(expected - members)
+
+
+@pytest.mark.slow
+def test_sdist_carries_the_test_suite_docs_examples_and_benchmarks(tmp_path):
+    pytest.importorskip("build", reason="`build` builds the sdist (the test extra has it)")
+    if not (ROOT / "MANIFEST.in").exists():
+        pytest.skip("needs the project root (MANIFEST.in) to build the sdist")
+    assert _missing_from_sdist(ROOT, tmp_path / "dist") == []
+    # The mutant: the same project without MANIFEST.in ships no docs, examples, benchmarks.
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", *SKIPPED))
+    (copy / "MANIFEST.in").unlink()
+    missing = _missing_from_sdist(copy, tmp_path / "dist_mutant")
+    assert any(m.startswith("docs/") for m in missing), missing
