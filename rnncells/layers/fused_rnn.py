@@ -29,6 +29,7 @@ from keras import ops
 from rnncells._shapes import rnn_output_shape
 from rnncells._validation import cell_instance
 from rnncells.cells.base import RecurrentCell
+from rnncells.kernels import export_loop
 from rnncells.kernels import loop as loop_kernels
 
 USE_FUSED = ("auto", True, False)
@@ -191,6 +192,8 @@ class FusedRNN(keras.layers.RNN):
         return super().compute_output_shape(sequences_shape, initial_state_shape)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        if export_loop.is_exporting() and self.fused_path != "scan":  # LiteRT/ONNX-friendly
+            return export_loop.run_layer(self, sequences, initial_state, mask, training)
         if self.fused_path == "per_step":
             return super().inner_loop(sequences, initial_state, mask=mask, training=training)
         if self.fused_path == "keras":
