@@ -75,14 +75,21 @@ def _sqrt_n(cell):
     return math.sqrt(size if isinstance(size, int) else math.prod(size))
 
 
-def _state_n(cell):
+def input_weight(cell):
+    """The input kernel W of a cell (of the wrapped cell for a wrapper)."""
+    kernel = getattr(cell, "kernel", None)
+    return cell.cell.kernel if kernel is None else kernel
+
+
+def state_norm(cell):
+    """sqrt(total state size): ||I||_F of the state, the unit of the Jacobian envelopes."""
     sizes = cell.state_size
     sizes = [sizes] if isinstance(sizes, int) else list(sizes)
     return math.sqrt(sum(s if isinstance(s, int) else math.prod(s) for s in sizes))
 
 
 def _envelope(constant):
-    return lambda cell, x: constant * _state_n(cell)
+    return lambda cell, x: constant * state_norm(cell)
 
 
 def _unit(cell, x):
@@ -97,16 +104,16 @@ def _conv(cls, **kwargs):
 
 def _conv_input_bound(constant):
     # conv operator norm <= sqrt(kernel taps) * ||kernel||_F (3 taps here)
-    return lambda cell, x: constant * _state_n(cell) * math.sqrt(3) * fro(cell.kernel)
+    return lambda cell, x: constant * state_norm(cell) * math.sqrt(3) * fro(cell.kernel)
 
 
 def _gated_input_bound(constant):
-    return lambda cell, x: constant * _state_n(cell) * fro(cell.kernel)
+    return lambda cell, x: constant * state_norm(cell) * fro(cell.kernel)
 
 
 def _ln_input_bound(eps):
     # one more layer norm (of x @ W) in front of the recurrent chain: gain <= 1/sqrt(eps)
-    return lambda cell, x: (1.0 / eps) * _state_n(cell) * fro(cell.kernel) / math.sqrt(eps)
+    return lambda cell, x: (1.0 / eps) * state_norm(cell) * fro(cell.kernel) / math.sqrt(eps)
 
 
 def _candidate_max(cell, x):
@@ -170,7 +177,7 @@ SPECS = [
         "LayerNormSimpleRNNCell", lambda u: rnncells.LayerNormSimpleRNNCell(u),
         rnncells.LayerNormSimpleRNNCell, min_units=2, min_scale=LN_MIN_SCALE,
         jacobian_bound=_envelope(1.0 / math.sqrt(1e-5)),
-        input_bound=lambda cell, x: (1e5 * _state_n(cell) * fro(cell.kernel)),
+        input_bound=lambda cell, x: (1e5 * state_norm(cell) * fro(cell.kernel)),
         state_bound=_unit,
         why="envelope: one layer norm per step (eps 1e-5), gain <= ||U||_2 |gamma| / "
             "sqrt(var + eps) <= 1/sqrt(eps) = 316 per unit of sqrt(n); measured max at input "
@@ -274,7 +281,7 @@ SPECS = [
         "Zoneout", lambda u: rnncells.Zoneout(rnncells.PeepholeLSTMCell(u), rate=0.1),
         rnncells.Zoneout,
         jacobian_bound=_envelope(4.0),
-        input_bound=lambda cell, x: 4.0 * _state_n(cell) * fro(cell.cell.kernel),
+        input_bound=lambda cell, x: 4.0 * state_norm(cell) * fro(cell.cell.kernel),
         state_bound=_unit,
         why="at inference s_t = 0.1 s_{t-1} + 0.9 s'_t: a convex combination of the inner "
             "cell's Jacobian and the identity, so the inner cell's envelope (4) holds; |h| <= 1 "
