@@ -308,7 +308,8 @@ SPECS = [
         rnncells.BatchNormLSTMCell,
         jacobian_bound=_envelope(4.0), input_bound=_input_envelope(GATED_INPUT),
         state_bound=_unit, kinds=ENVELOPE,
-        mutants=_mutants(m.state_gradient(GRADIENT_GAIN["BatchNormLSTMCell"]), m.louder_output(BN_LOUDER)),
+        mutants=_mutants(m.state_gradient(GRADIENT_GAIN["BatchNormLSTMCell"]),
+                         m.louder_output(BN_LOUDER)),
         why=f"jacobian envelope 4 sqrt(n): measured max J/sqrt(n) "
             f"{MEASURED['BatchNormLSTMCell']} (at inference BN is the affine map gamma / "
             "sqrt(moving var + eps) = 0.1 / sqrt(1.001) at init). input envelope "
