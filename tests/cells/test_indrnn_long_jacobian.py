@@ -16,26 +16,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnncells import IndRNNCell
+from tests.cells.test_indrnn import BATCH, FEATURES, UNITS, BoundHarness, MutantIndRNNCell, T
 
-T, BATCH, FEATURES, UNITS = 1000, 2, 3, 4
 # float32 products over 1000 steps: relative rounding <= 1000 * 2^-24 < 1e-4.
 BOUND = 2.0 * (1 + 1e-4)
 
 
-class Harness:
-    def __init__(self, cell):
-        self.cell = cell
-        self.layer = keras.layers.RNN(cell, return_sequences=True)
-        self.layer.build((BATCH, T, FEATURES))
-        self.optimizer = keras.optimizers.SGD(0.1)
-        self.optimizer.build(self.layer.trainable_variables)
-        self.train_gradients = tf.function(self._train_gradients)
-        self.jacobian = tf.function(self._jacobian)
+class Harness(BoundHarness):
+    """test_indrnn's harness (layer, SGD step with the constraint) + an autodiff Jacobian."""
 
-    def _train_gradients(self, x):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(self.layer(x)[:, -1])
-        return tape.gradient(loss, self.layer.trainable_variables)
+    def __init__(self, cell):
+        super().__init__(cell)
+        self.jacobian = tf.function(self._jacobian)
 
     def _jacobian(self, x):
         """(UNITS_out, BATCH, T, UNITS_in): d h_T[:, j] / d h_t by autodiff."""
@@ -60,7 +52,7 @@ class Harness:
         self.cell.recurrent_kernel.assign(np.asarray(u_raw, "float32"))
         self.cell.bias.assign(np.abs(rng.normal(size=UNITS)).astype("float32"))
         x = tf.constant(rng.normal(size=(BATCH, T, FEATURES)) * scale, tf.float32)
-        grads = [tf.where(tf.math.is_finite(g), g, 0.0) for g in self.train_gradients(x)]
+        grads = [tf.where(tf.math.is_finite(g), g, 0.0) for g in self.run(x)[2][:-1]]
         self.optimizer.learning_rate = learning_rate
         self.optimizer.apply(grads, self.layer.trainable_variables)
         x = tf.constant(rng.normal(size=(BATCH, T, FEATURES)) * scale, tf.float32)
@@ -93,7 +85,5 @@ def test_autodiff_jacobian_stays_within_two_over_max_timesteps(harness, u_raw, s
 def test_an_unconstrained_cell_breaks_the_autodiff_bound():
     """Mutant: max_timesteps given but the constraint dropped; u = 1.1 gives 1.1^999."""
     keras.utils.set_random_seed(0)
-    cell = IndRNNCell(UNITS, max_timesteps=T)
-    cell.recurrent_constraint = None
-    mutant = Harness(cell)
+    mutant = Harness(MutantIndRNNCell(UNITS, max_timesteps=T))
     assert mutant.check([1.1] * UNITS, seed=3, learning_rate=0.0, scale=0.01) > BOUND
