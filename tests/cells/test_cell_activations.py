@@ -1,9 +1,10 @@
 """Every cell that takes `activation` / `recurrent_activation` computes with the ones it is
 given: outputs compared with the NumPy references of `activation_reference` under
 non-default activations (relu, a leaky relu with slope 0.1, elu; hard_sigmoid for the gates),
-in keras.layers.RNN and in every FusedRNN path the cell has (the compiled loop, and the
-parallel scan for scan cells), after a get_config round trip too. A cell that ignores the
-activation it was given (hard-wired tanh / sigmoid) fails the same comparison.
+in keras.layers.RNN and in every FusedRNN path the cell has (per step, the compiled loop, and
+the parallel scan for scan cells; the "keras" path runs Keras's own cells only), after a
+get_config round trip too. A cell that ignores the activation it was given (hard-wired
+tanh / sigmoid) fails the same comparison.
 """
 
 import inspect
@@ -129,7 +130,7 @@ def expected(name, cell, x, activation, recurrent_activation=GATE):
 def layer_for(path, cell):
     if path == "rnn":
         return keras.layers.RNN(cell, return_sequences=True)
-    layer = rnncells.FusedRNN(cell, return_sequences=True, use_fused=True)
+    layer = rnncells.FusedRNN(cell, return_sequences=True, use_fused=path != "per_step")
     if path == "loop" and layer.fused_path == "scan":
         layer.fused_path = "loop"  # the compiled loop also runs scan cells
     assert layer.fused_path == path
@@ -144,7 +145,7 @@ def check(name, cell, x, activation, path):
 
 def _paths(name):
     cell = CELLS[name][0]("tanh", "sigmoid")
-    return ["rnn", "loop"] + (["scan"] if hasattr(cell, "scan_coefficients") else [])
+    return ["rnn", "per_step", "loop"] + (["scan"] if hasattr(cell, "scan_coefficients") else [])
 
 
 CASES = [(name, path) for name in sorted(CELLS) for path in _paths(name)]
