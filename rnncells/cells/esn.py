@@ -110,9 +110,16 @@ class ESNCell(RecurrentCell):
         reservoir before masking and scaling), bias_initializer "zeros".
         Beyond tfa: dropout, recurrent_dropout (default 0), seed (also seeds the mask).
 
+    State: one tensor h (batch, units); `state_size` is the int `units`, as tfa's. The new
+    state comes back as a bare tensor, as tfa's (`out, state = cell(x, state)`), except when
+    the state came in as a list of exactly one tensor `[h]`: then `[h']`, as Keras's own
+    single-state cells do (`keras.layers.StackedRNNCells` relies on it).
+    `get_initial_state(batch_size)` returns `[zeros]`, as every Keras 3 cell.
+
     Call arguments:
-        inputs: (batch, features). states: [h (batch, units)]. training: bool (dropout).
-    Returns: (h', [h']).
+        inputs: (batch, features). states: h (batch, units), or a list whose first item is h.
+        training: bool (dropout).
+    Returns: (h', h'), or (h', [h']) for states `[h]`.
 
     Example:
         >>> keras.layers.RNN(rnncells.ESNCell(10))(np.zeros((2, 5, 3), "float32")).shape
@@ -155,7 +162,7 @@ class ESNCell(RecurrentCell):
 
     @property
     def state_size(self):
-        return [self.units]
+        return self.units
 
     @property
     def output_size(self):
@@ -185,12 +192,13 @@ class ESNCell(RecurrentCell):
         return z
 
     def recur(self, projected, states, training=None):
-        h_tm1 = states[0]
+        nested = isinstance(states, (list, tuple))
+        h_tm1 = states[0] if nested else states
         h_rec = self.apply_recurrent_dropout(h_tm1, training)
         candidate = self.activation(projected
                                     + ops.matmul(h_rec, self.cast_weight(self.recurrent_kernel)))
         h = (1 - self.leaky) * h_tm1 + self.leaky * candidate
-        return h, [h]
+        return h, ([h] if nested and len(states) == 1 else h)
 
     def get_config(self):
         config = {

@@ -1,4 +1,4 @@
-"""IndRNN's promise at T = 1000, measured by autodiff: with `max_timesteps=1000`, after an
+"""IndRNN's promise at T = 1000, measured by autodiff: with `max_steps=1000`, after an
 optimizer step (Keras applies the constraint), every entry of d h_T / d h_t is <= 2 in
 magnitude for every t, with the Jacobian taken by TensorFlow's autodiff through the cell's
 own call (no formula for it).
@@ -68,7 +68,7 @@ class Harness(BoundHarness):
 @pytest.fixture(scope="module")
 def harness():
     keras.utils.set_random_seed(0)
-    return Harness(IndRNNCell(UNITS, max_timesteps=T))
+    return Harness(IndRNNCell(UNITS, max_steps=T))
 
 
 @pytest.mark.slow
@@ -76,14 +76,14 @@ def harness():
 @given(u_raw=st.lists(st.floats(-3.0, 3.0), min_size=UNITS, max_size=UNITS),
        seed=st.integers(0, 2**16), learning_rate=st.sampled_from([0.01, 0.1, 1.0]),
        scale=st.sampled_from([0.1, 1.0, 3.0]))
-def test_autodiff_jacobian_stays_within_two_over_max_timesteps(harness, u_raw, seed,
+def test_autodiff_jacobian_stays_within_two_over_max_steps(harness, u_raw, seed,
                                                               learning_rate, scale):
     assert harness.check(u_raw, seed, learning_rate, scale) <= BOUND
 
 
 @pytest.mark.slow
 def test_an_unconstrained_cell_breaks_the_autodiff_bound():
-    """Mutant: max_timesteps given but the constraint dropped; u = 1.1 gives 1.1^999."""
+    """Mutant: max_steps given but the constraint dropped; u = 1.1 gives 1.1^999."""
     keras.utils.set_random_seed(0)
-    mutant = Harness(MutantIndRNNCell(UNITS, max_timesteps=T))
+    mutant = Harness(MutantIndRNNCell(UNITS, max_steps=T))
     assert mutant.check([1.1] * UNITS, seed=3, learning_rate=0.0, scale=0.01) > BOUND
