@@ -2,8 +2,9 @@
 
 - `.keras` round trips: BatchNormGRUCell, the ConvLSTM1D/2D/3D and ConvGRU1D/2D/3D layers,
   every FusedRNN path (loop, scan, keras, per_step) and Bidirectional(FusedRNN);
-- keras.layers.Masking in front of RNN and FusedRNN, for every dense cell: equal to running
-  each row on its unpadded prefix (masked steps repeat the last output);
+- keras.layers.Masking in front of RNN and FusedRNN, for every dense cell (conv cells: an
+  explicit mask): equal to running each row on its unpadded prefix (masked steps repeat the
+  last output);
 - FusedRNN == RNN(cell) in training mode with dropout and recurrent dropout, for every cell
   that takes them (see `test_fused_equals_rnn_in_training_with_dropout` for the masks);
 - stateful FusedRNN on the scan and keras paths;
@@ -130,6 +131,27 @@ def test_masking_layer_equals_running_each_row_on_its_prefix(name, layer_cls):
                               layer_cls(cell, return_sequences=True)])
     got = np.asarray(model(x))
     alone = keras.layers.RNN(cell, return_sequences=True)  # the same cell and weights
+    for row, length in enumerate(LENGTHS):
+        prefix = np.asarray(alone(x[row:row + 1, :length]))[0]
+        expected = np.concatenate([prefix, np.repeat(prefix[-1:], T - length, 0)])
+        np.testing.assert_allclose(got[row], expected, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{name} row {row}")
+
+
+CONV_CELLS = {"ConvLSTMCell": lambda: rnncells.ConvLSTMCell(1, U, 3, padding="same"),
+              "ConvGRUCell": lambda: rnncells.ConvGRUCell(1, U, 3, padding="same")}
+
+
+@pytest.mark.parametrize("layer_cls", [keras.layers.RNN, FusedRNN], ids=["RNN", "FusedRNN"])
+@pytest.mark.parametrize("name", sorted(CONV_CELLS))
+def test_conv_cells_with_a_mask_equal_each_row_on_its_prefix(name, layer_cls):
+    """keras.layers.Masking reduces the last axis only, so a (B, T, length, C) sequence gets
+    a (B, T, length) mask that RNN cannot use: conv sequences take an explicit (B, T) mask."""
+    cell = CONV_CELLS[name]()
+    x = _x((B, T, 4, F))
+    mask = np.arange(T)[None, :] < np.array(LENGTHS)[:, None]
+    got = np.asarray(layer_cls(cell, return_sequences=True)(x, mask=mask))
+    alone = keras.layers.RNN(cell, return_sequences=True)
     for row, length in enumerate(LENGTHS):
         prefix = np.asarray(alone(x[row:row + 1, :length]))[0]
         expected = np.concatenate([prefix, np.repeat(prefix[-1:], T - length, 0)])
