@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # CPU build of TensorFlow by default; `make TF_EXTRA=and-cuda test` on a CUDA machine.
 TF_EXTRA ?= cpu
 
-.PHONY: demo test lint bench dist clean
+.PHONY: demo test lint bench mutants dist clean
 
 $(VENV)/.installed-%: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check rnncells tests benchmarks examples
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci
+
+# Mutation testing: a kept list of one-line source mutations (tests/mutants/run.py), each run
+# against its test files in a temporary copy; prints which mutants survive (~10-15 minutes).
+mutants: $(VENV)/.installed-test
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tests.mutants.run
 
 bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.sweep --quick

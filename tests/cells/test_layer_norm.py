@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import rnncells
 from rnncells import LayerNormGRUCell, LayerNormLSTMCell, LayerNormSimpleRNNCell
+from tests.cells import activation_reference as aref
 from tests.cells import reference as ref
 
 # name -> (factory, reference step builder, number of states)
@@ -302,10 +303,30 @@ def test_return_state_bidirectional_and_stacked():
     assert c.shape == (2, 4)
     bi = keras.layers.Bidirectional(keras.layers.RNN(LayerNormGRUCell(4),
                                                      return_sequences=True))
-    assert bi(x).shape == (2, 5, 8)
+    # NumPy: [forward GRU over x, backward GRU over reversed x, re-reversed] on the features.
+    got = np.asarray(bi(x))
+    steps = [aref.layer_norm_gru(aref.weights_by_name(layer.cell), np.tanh, aref.sigmoid)
+             for layer in (bi.forward_layer, bi.backward_layer)]
+    forward = aref.run(steps[0], x.astype("float64"), [np.zeros((2, 4))])[0]
+    backward = aref.run(steps[1], x[:, ::-1].astype("float64"), [np.zeros((2, 4))])[0]
+    np.testing.assert_allclose(got, np.concatenate([forward, backward[:, ::-1]], -1),
+                               rtol=1e-5, atol=1e-5)
     stacked = keras.layers.RNN(keras.layers.StackedRNNCells(
         [LayerNormLSTMCell(4, dropout=0.2), LayerNormSimpleRNNCell(2)]))
     assert stacked(x, training=True).shape == (2, 2)
+    # Inference (dropout off): the LN-LSTM's h feeds the LN-SimpleRNN at every step.
+    lstm_cell, simple_cell = stacked.cell.cells
+    lstm = aref.layer_norm_lstm(aref.weights_by_name(lstm_cell), np.tanh, aref.sigmoid)
+    simple = aref.layer_norm_simple_rnn(aref.weights_by_name(simple_cell), np.tanh, None)
+
+    def two_layers(x_t, h1, c1, h2):
+        h1, c1 = lstm(x_t, h1, c1)
+        return simple(h1, h2)[0], h1, c1
+
+    expected, _ = aref.run(lambda x_t, h2, h1, c1: two_layers(x_t, h1, c1, h2),
+                           x.astype("float64"), [np.zeros((2, 2)), np.zeros((2, 4)),
+                                                 np.zeros((2, 4))])
+    np.testing.assert_allclose(stacked(x), expected[:, -1], rtol=1e-5, atol=1e-5)
     model = keras.Sequential([keras.Input((5, 3)), bi])
     clone = keras.Sequential.from_config(model.get_config())
     assert clone(x).shape == (2, 5, 8)

@@ -2,15 +2,19 @@
 
 import sys
 
+import keras
+import numpy as np
 import pytest
 
 from rnncells.__main__ import main
-from rnncells.cli import PLOT_HINT
+from rnncells.cli import PLOT_HINT, resolve_cell
+from rnncells.diagnostics.gradient_flow import gradient_flow
 
 
 def test_table_and_plot(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     plot = tmp_path / "flow.png"
+    keras.utils.set_random_seed(5)
     status = main(["diagnose", "--cell", "SimpleRNN", "--cell", "LayerNormLSTMCell",
                    "--timesteps", "12", "--units", "4", "--features", "2", "--batch-size", "2",
                    "--plot", str(plot)])
@@ -19,8 +23,23 @@ def test_table_and_plot(tmp_path, capsys):
     rows = [line.split() for line in out.splitlines()]
     table = {r[0]: r for r in rows if r and r[0] in ("SimpleRNN", "LayerNormLSTMCell")}
     assert set(table) == {"SimpleRNN", "LayerNormLSTMCell"}
-    assert all(r[1] in ("healthy", "vanishing", "exploding", "nan") for r in table.values())
+    # Each row is gradient_flow of the same cell (same seed) on the same inputs.
+    keras.utils.set_random_seed(5)
+    x = np.random.default_rng(0).standard_normal((2, 12, 2)).astype("float32")
+    for name in ("SimpleRNN", "LayerNormLSTMCell"):
+        flow = gradient_flow(resolve_cell(name, 4), x)
+        assert table[name][1:3] == [flow.verdict, f"{flow.ratio:.3g}"], name
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_verdict_of_a_long_simple_rnn_is_vanishing(capsys):
+    # tanh SimpleRNN, orthogonal U, unit inputs over 200 steps: the gradient reaching step 0
+    # shrinks ~0.6x per step (measured ratio < 1e-40, far below the 1e-4 threshold).
+    assert main(["diagnose", "--no-plot", "--cell", "SimpleRNN", "--timesteps", "200",
+                 "--units", "4"]) == 0
+    row = [line.split() for line in capsys.readouterr().out.splitlines()
+           if line.startswith("SimpleRNN")][0]
+    assert row[1] == "vanishing" and float(row[2]) < 1e-4
 
 
 def test_says_what_to_install_without_matplotlib(tmp_path, capsys, monkeypatch):

@@ -6,6 +6,7 @@ import pytest
 
 import rnncells
 from rnncells.diagnostics import unit_health
+from tests.cells import activation_reference as ref
 
 
 def _x(steps=6):
@@ -47,12 +48,54 @@ def test_lstm_sites_and_unsaturated_zero_weights():
     assert cell.activation is keras.activations.tanh  # the recorders are removed again
 
 
-def test_rnncells_cells_and_a_model_wrapping_one():
+def _recording(fn, outputs):
+    def record(z):
+        y = fn(z)
+        outputs.append(y)
+        return y
+    return record
+
+
+def test_dead_fraction_of_indrnn_in_a_model_equals_a_numpy_count():
+    # The Dense layer in front feeds the cell; the NumPy IndRNN (activation_reference) run on
+    # the Dense outputs gives every relu output, so the dead units are counted by hand.
+    cell = rnncells.IndRNNCell(6, bias_initializer=keras.initializers.Constant(
+        np.array([-3, -3, 0, 0, 1, 1], "float32")))
     model = keras.Sequential([keras.Input((6, 2)), keras.layers.Dense(2),
-                              keras.layers.RNN(rnncells.IndRNNCell(4))])
-    health = unit_health(model, _x())
-    assert health.relu_units == 4 and 0.0 <= health.dead_fraction <= 1.0
-    ln = unit_health(rnncells.LayerNormLSTMCell(3), _x())
-    assert ln.gate_units == 15 and 0.0 <= ln.saturated_fraction <= 1.0
+                              keras.layers.RNN(cell)])
+    x = _x()
+    health = unit_health(model, x)
+    dense_out = np.asarray(model.layers[0](x), np.float64)
+    outputs = []
+    step = ref.indrnn(ref.weights_by_name(cell), _recording(ref.ACTIVATIONS["relu"], outputs),
+                      None)
+    ref.run(step, dense_out, [np.zeros((3, 6))])
+    dead = int((np.stack(outputs) <= 0).all(axis=(0, 1)).sum())
+    assert health.relu_units == 6
+    assert health.dead_fraction == pytest.approx(dead / 6)
+    assert 0 < dead < 6  # the biases make some units dead and some alive: a real count
+
+
+def test_saturated_fraction_of_layer_norm_lstm_equals_a_numpy_count():
+    # Weights x3 push some gates into saturation; the NumPy LN-LSTM records every sigmoid and
+    # tanh output (i, f, candidate, o, act(c) per step), and the saturated ones are counted.
+    cell = rnncells.LayerNormLSTMCell(3)
+    x = 3 * _x()
+    keras.layers.RNN(cell)(x)
+    rng = np.random.default_rng(3)
+    cell.set_weights([w * 3 + rng.normal(0, 0.5, w.shape).astype("float32")
+                      for w in cell.get_weights()])
+    health = unit_health(cell, x)
+    gates, cands = [], []
+    step = ref.layer_norm_lstm(ref.weights_by_name(cell), _recording(np.tanh, cands),
+                               _recording(ref.sigmoid, gates))
+    ref.run(step, np.asarray(x, np.float64), [np.zeros((3, 3)), np.zeros((3, 3))])
+    gates, cands = np.stack(gates), np.stack(cands)
+    saturated = ((gates < 0.01) | (gates > 0.99)).sum() + (np.abs(cands) > 0.99).sum()
+    total = gates.size + cands.size
+    assert health.gate_units == 15
+    # float32 vs float64: a value within rounding of the 0.01 threshold may flip; allow 1.
+    assert health.saturated_fraction == pytest.approx(saturated / total, abs=1.01 / total)
+    assert 0 < saturated < total
     with pytest.raises(ValueError, match="threshold"):
         unit_health(rnncells.IndRNNCell(2), _x(), threshold=0.5)

@@ -381,8 +381,17 @@ def test_mixed_float16_runs_in_half_precision_and_trains():
     assert out.dtype == tf.float16
     assert all(w.dtype == "float32" for w in layer.weights)
     np.testing.assert_allclose(np.asarray(out, "float32"), reference(x), atol=2e-2)
-    assert all(np.all(np.isfinite(np.asarray(g))) for g in grads if g is not None)
     assert sum(g is not None for g in grads) == len(layer.trainable_weights) > 0
+    # The gradients equal keras.layers.RNN's in float32 (same weights) to within half-precision
+    # rounding: 2^-11 relative per op through 5 steps and three layer norms; measured < 1e-2
+    # of the largest gradient, checked at 3e-2.
+    keras.mixed_precision.set_global_policy("float32")
+    with tf.GradientTape() as tape:
+        loss32 = tf.reduce_sum(reference(x, training=True) ** 2)
+    for g16, g32 in zip(grads, tape.gradient(loss32, reference.trainable_weights)):
+        g32 = np.asarray(g32)
+        np.testing.assert_allclose(np.asarray(g16, "float32"), g32, rtol=0,
+                                   atol=3e-2 * np.abs(g32).max())
 
 
 def test_model_fit_with_default_jit_trains():
