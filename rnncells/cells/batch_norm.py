@@ -59,6 +59,7 @@ average over those positions). For a backwards pass the kernel reverses the sequ
 """
 
 import threading
+import warnings
 
 import keras
 import numpy as np
@@ -66,11 +67,37 @@ import tensorflow as tf  # tf.distribute only: the replica context for synchroni
 from keras import initializers, ops
 
 from rnncells import _validation as validation
+from rnncells._compat import in_xla_context
 from rnncells._serialization import keras_serializable
 from rnncells.cells.dense import DenseRecurrentCell, split_gates
 
 #: largest max_steps whose step counter every compute dtype represents exactly.
 _MAX_EXACT_STEPS = {"float16": 2049, "bfloat16": 257}
+
+#: update count given to the moving statistics of a file saved without counts (rnncells
+#: 0.1.0): large enough that min(momentum, (1 + n) / (10 + n)) is the momentum itself.
+LEGACY_COUNT = 2.0 ** 24
+
+
+class NonFiniteStatisticsWarning(UserWarning):
+    """A training batch gave NaN/inf batch statistics; their moving-statistics update was
+    skipped (warned once per cell)."""
+
+
+class _Collecting:
+    """`BatchNormRecurrentCell.collecting_statistics`: a list of recorded statistics."""
+
+    def __init__(self, local, shared):
+        self.local, self.shared = local, shared
+
+    def __enter__(self):
+        self.before = (getattr(self.local, "sink", None), getattr(self.local, "shared", False))
+        self.local.sink, self.local.shared = [], self.shared
+        return self.local.sink
+
+    def __exit__(self, *exc):
+        self.local.sink, self.local.shared = self.before
+        return False
 
 
 def _gamma_initializer(value):
@@ -137,19 +164,39 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         setattr(self, f"{prefix}_beta", beta)
         self._norm_prefixes.append(prefix)
 
+    def _statistics_variable(self, name, shape, init):
+        # keras.Variable, not add_weight: add_weight has no `synchronization`, and the update
+        # inside the recurrent loop needs ON_READ (see the module docstring). Assigned as an
+        # attribute, the layer tracks it like an add_weight variable.
+        variable = keras.Variable(
+            initializer=initializers.get(init), shape=shape, dtype="float32", trainable=False,
+            autocast=False, synchronization="on_read", aggregation="mean", name=name)
+        setattr(self, name, variable)
+
     def add_moving_statistics(self):
-        """The non-trainable (max_steps, width) moving mean/variance of every normalization."""
+        """The non-trainable moving statistics of every normalization: mean and variance
+        (max_steps, width), then (after all of those, so the weights of earlier versions keep
+        their positions) the update counts (max_steps,)."""
         for prefix in self._norm_prefixes:
             width = getattr(self, f"{prefix}_gamma").shape[0]
             for stat, init in (("moving_mean", "zeros"), ("moving_variance", "ones")):
-                # keras.Variable, not add_weight: add_weight has no `synchronization`, and the
-                # update inside the recurrent loop needs ON_READ (see the module docstring).
-                # Assigned as an attribute, the layer tracks it like an add_weight variable.
-                variable = keras.Variable(
-                    initializer=initializers.get(init), shape=(self.max_steps, width),
-                    dtype="float32", trainable=False, autocast=False,
-                    synchronization="on_read", aggregation="mean", name=f"{prefix}_{stat}")
-                setattr(self, f"{prefix}_{stat}", variable)
+                self._statistics_variable(f"{prefix}_{stat}", (self.max_steps, width), init)
+        for prefix in self._norm_prefixes:
+            self._statistics_variable(f"{prefix}_moving_count", (self.max_steps,), "zeros")
+
+    def load_own_variables(self, store):
+        """Load the weights; a file written before the update counts existed (rnncells 0.1.0)
+        has none: its moving statistics are taken as fully warmed up (count LEGACY_COUNT), so
+        the model predicts and keeps training exactly as it did."""
+        counts = [getattr(self, f"{p}_moving_count") for p in self._norm_prefixes]
+        variables = self._trainable_variables + self._non_trainable_variables
+        if len(store.keys()) != len(variables) - len(counts):
+            return super().load_own_variables(store)
+        others = [v for v in variables if all(v is not c for c in counts)]
+        for i, variable in enumerate(others):
+            variable.assign(store[f"{i}"])
+        for variable in counts:
+            variable.assign(ops.full(variable.shape, LEGACY_COUNT, "float32"))
 
     # ------------------------------------------------------------------ masks and steps
     def resolve_mask(self, inputs, mask):
@@ -181,7 +228,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         return ops.minimum(step + ops.cast(1, step.dtype),
                            ops.cast(self.max_steps - 1, step.dtype))
 
-    # ------------------------------------------------------------------ normalization
+    # ------------------------------------------------------------------ statistics
     def _affine(self, prefix, y, dtype):
         y = y * ops.cast(getattr(self, f"{prefix}_gamma"), "float32")
         beta = getattr(self, f"{prefix}_beta")
@@ -189,12 +236,19 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             y = y + ops.cast(beta, "float32")
         return ops.cast(y, dtype)
 
-    def _all_reduce(self, tensors):
-        """Sum `tensors` over the replicas when synchronized (no-op with one replica)."""
+    def _replicas(self):
+        """The replica context when synchronized under a multi-replica strategy, else None."""
         if not self.synchronized:
-            return tensors
+            return None
         context = tf.distribute.get_replica_context()
         if context is None or context.num_replicas_in_sync == 1:
+            return None
+        return context
+
+    def _all_reduce(self, tensors):
+        """Sum `tensors` over the replicas when synchronized (no-op with one replica)."""
+        context = self._replicas()
+        if context is None:
             return tensors
         try:
             return context.all_reduce(tf.distribute.ReduceOp.SUM, list(tensors))
@@ -207,101 +261,240 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
                 f"normalizes with its own batch statistics). ({err})"
             ) from None
 
-    def _update_moving(self, prefix, weighted_means, weighted_variances, decay):
-        """moving <- decay * moving + weighted batch statistics (rows not updated: decay 1)."""
-        collected = getattr(self._rnn_sequence, "collected", None)
-        if collected is not None:  # a possible probe call: decide later (see `call`)
-            collected.append((prefix, weighted_means, weighted_variances, decay))
-            return
-        moving_mean = getattr(self, f"{prefix}_moving_mean")
-        moving_variance = getattr(self, f"{prefix}_moving_variance")
-        decay = ops.expand_dims(decay, -1)
-        moving_mean.assign(decay * moving_mean + weighted_means)
-        moving_variance.assign(decay * moving_variance + weighted_variances)
+    def _grouped_moments(self, x, idx, weight):
+        """Batch statistics of rows grouped by step, at each of N positions.
+
+        x (N, R, W) float32, idx (N, R) int32 (each row's step), weight (N, R) (0: padded).
+        Rows of one position at the same step form a group (padded rows excluded). Returns,
+        per row, its group's mean and biased variance (N, R, W) and size (N, R). Groups are
+        keyed by their first row, so the cost does not grow with max_steps; synchronized
+        replicas key them by step instead (the same key on every replica).
+        """
+        positions, rows = ops.shape(idx)[0], ops.shape(idx)[1]
+        if self._replicas() is not None:
+            per_position = self.max_steps
+            keys = idx
+        else:
+            per_position = rows
+            same = ops.equal(idx[:, :, None], idx[:, None, :])
+            keys = ops.cast(ops.argmax(ops.cast(same, "int32"), axis=-1), "int32")
+        keys = ops.reshape(keys + per_position * ops.arange(positions, dtype="int32")[:, None],
+                           (-1,))
+        segments = positions * per_position
+        width = ops.shape(x)[-1]
+        flat_w = ops.reshape(weight, (-1,))
+        flat_x = ops.reshape(x, (-1, width))
+        counts = ops.segment_sum(flat_w, keys, num_segments=segments)
+        sums = ops.segment_sum(flat_x * flat_w[:, None], keys, num_segments=segments)
+        counts, sums = self._all_reduce([counts, sums])
+        means = ops.take(sums / ops.maximum(counts, 1.0)[:, None], keys, axis=0)
+        squares = ops.segment_sum(ops.square(flat_x - means) * flat_w[:, None], keys,
+                                  num_segments=segments)
+        (squares,) = self._all_reduce([squares])
+        variances = ops.take(squares / ops.maximum(counts, 1.0)[:, None], keys, axis=0)
+        shape = ops.shape(x)
+        return (ops.reshape(means, shape), ops.reshape(variances, shape),
+                ops.reshape(ops.take(counts, keys, axis=0), ops.shape(idx)))
+
+    def _shared_moments(self, x, weight):
+        """Batch statistics when every row of a position is at the same step.
+
+        x (N, R, W), weight (N, R) or None. Returns mean, biased variance (N, 1, W), count
+        (N, 1). Plain reductions over the rows (the fused kernel's case without a mask)."""
+        if weight is None:
+            mean = ops.mean(x, axis=1, keepdims=True)
+            count = ops.cast(ops.shape(x)[1], "float32") + ops.zeros_like(mean[:, :, 0])
+            sums = [mean * count[:, :, None]]
+        else:
+            count = ops.sum(weight, axis=1, keepdims=True)
+            sums = [ops.sum(x * weight[:, :, None], axis=1, keepdims=True)]
+        if weight is None and self._replicas() is None:
+            variance = ops.mean(ops.square(x - mean), axis=1, keepdims=True)
+            return mean, variance, count
+        w = ops.ones_like(x[:, :, :1]) if weight is None else weight[:, :, None]
+        count, sums = self._all_reduce([count, sums[0]])
+        mean = sums / ops.maximum(count, 1.0)[:, :, None]
+        (squares,) = self._all_reduce([ops.sum(ops.square(x - mean) * w, axis=1,
+                                               keepdims=True)])
+        return mean, squares / ops.maximum(count, 1.0)[:, :, None], count
+
+    def _normalize_positions(self, prefix, x, idx, training, weight, shared):
+        """Batch norm of x (N, R, W) float32; rows at steps idx ((N, R), or (N, 1) when
+        `shared`: every row of a position at that step). Records the statistics."""
+        moving_mean = ops.take(getattr(self, f"{prefix}_moving_mean"), idx, axis=0)
+        moving_variance = ops.take(getattr(self, f"{prefix}_moving_variance"), idx, axis=0)
+        if not training:
+            return (x - moving_mean) * ops.rsqrt(moving_variance + self.epsilon)
+        if shared:
+            mean, variance, count = self._shared_moments(x, weight)
+        else:
+            weight = ops.ones_like(x[:, :, 0]) if weight is None else weight
+            mean, variance, count = self._grouped_moments(x, idx, weight)
+        if weight is not None:  # a row alone in an empty (fully padded) group: moving stats
+            has_stats = count[:, :, None] > 0
+            mean = ops.where(has_stats, mean, moving_mean)
+            variance = ops.where(has_stats, variance, moving_variance)
+        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        # share: the row's part of its group's statistics (all parts of a group add up to 1)
+        if shared:
+            share = ops.cast(count > 0, "float32")
+        else:
+            share = weight / ops.maximum(count, 1.0)
+        unbiased = variance * (count / ops.maximum(count - 1.0, 1.0))[:, :, None]
+        self._record(prefix, (idx, share, ops.stop_gradient(mean),
+                              ops.stop_gradient(unbiased)))
+        return y
 
     def normalize(self, prefix, x, step, training, mask=None):
         """Batch norm of one step x (B, W) with the statistics of each row's step.
 
         training: the batch statistics of the rows at each step (masked rows excluded), and
-        the moving statistics of those steps updated; else the moving statistics of each
-        row's step. gamma (and beta, if the normalization has one) applied after.
+        the moving statistics of those steps updated (once, see `apply_statistics`); else the
+        moving statistics of each row's step. gamma (and beta, if any) applied after.
         """
         dtype = x.dtype
-        x = ops.cast(x, "float32")
-        idx = self.step_indices(step, ops.shape(x)[0])
-        moving_mean = ops.take(getattr(self, f"{prefix}_moving_mean"), idx, axis=0)
-        moving_variance = ops.take(getattr(self, f"{prefix}_moving_variance"), idx, axis=0)
-        if not training:
-            y = (x - moving_mean) * ops.rsqrt(moving_variance + self.epsilon)
-            return self._affine(prefix, y, dtype)
-        steps = self.max_steps
-        weight = ops.ones_like(x[:, 0]) if mask is None else ops.cast(mask, "float32")
-        counts = ops.segment_sum(weight, idx, num_segments=steps)
-        sums = ops.segment_sum(x * weight[:, None], idx, num_segments=steps)
-        counts, sums = self._all_reduce([counts, sums])
-        means = sums / ops.maximum(counts, 1.0)[:, None]
-        centered = x - ops.take(means, idx, axis=0)
-        squares = ops.segment_sum(ops.square(centered) * weight[:, None], idx,
-                                  num_segments=steps)
-        (squares,) = self._all_reduce([squares])
-        variances = squares / ops.maximum(counts, 1.0)[:, None]
-        # A row alone in an empty (fully masked) step falls back to the moving statistics.
-        has_stats = ops.take(counts, idx, axis=0)[:, None] > 0
-        mean = ops.where(has_stats, ops.take(means, idx, axis=0), moving_mean)
-        variance = ops.where(has_stats, ops.take(variances, idx, axis=0), moving_variance)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
-        present = ops.cast(counts > 0, "float32")
-        unbiased = variances * (counts / ops.maximum(counts - 1.0, 1.0))[:, None]
-        rate = (1.0 - self.momentum) * present[:, None]
-        self._update_moving(prefix, rate * means, rate * unbiased,
-                            1.0 - (1.0 - self.momentum) * present)
-        return self._affine(prefix, y, dtype)
+        x = ops.cast(x, "float32")[None]
+        weight = None if mask is None else ops.cast(mask, "float32")[None]
+        shared = self._shared_steps()
+        if shared and training:
+            idx = self.step_indices(step, ops.shape(x)[1])[None, :1]
+        else:
+            idx = self.step_indices(step, ops.shape(x)[1])[None]
+        y = self._normalize_positions(prefix, x, idx, training, weight, shared)
+        return self._affine(prefix, y[0], dtype)
+
+    def sequence_step_indices(self, start_step, mask, batch, timesteps):
+        """Statistics index of every position (T, B) of a sequence (or (T, 1) if shared).
+
+        start_step: an int or scalar (every row starts there), or the step state (B, 1). A
+        padded position does not advance its row's counter (as keras.layers.RNN keeps the
+        state of a masked step).
+        """
+        start = ops.cast(ops.convert_to_tensor(start_step), "int32")
+        positions = ops.arange(timesteps, dtype="int32")[:, None]
+        if mask is None and len(start.shape) == 0:
+            return ops.clip(positions + start, 0, self.max_steps - 1)
+        start = ops.reshape(start, (1, -1)) + ops.zeros((1, batch), "int32")
+        if mask is None:
+            return ops.clip(positions + start, 0, self.max_steps - 1)
+        done = ops.cumsum(ops.cast(ops.transpose(mask), "int32"), axis=0)
+        done = done - ops.cast(ops.transpose(mask), "int32")
+        return ops.clip(start + done, 0, self.max_steps - 1)
 
     def normalize_sequence(self, prefix, x, start_step, training, mask=None):
-        """Batch norm of a sequence x (B, T, W): position t uses step start_step + t.
+        """Batch norm of a sequence x (B, T, W): position t of row b uses the step of that
+        row there (see `sequence_step_indices`).
 
         training: per-position batch statistics over the batch axis (one op for all t), and
         the moving statistics updated exactly as T successive one-step calls would.
         """
         dtype = x.dtype
-        x = ops.cast(x, "float32")
-        timesteps = ops.shape(x)[1]
-        positions = ops.arange(timesteps, dtype="int32")
-        idx = ops.clip(positions + ops.cast(ops.convert_to_tensor(start_step), "int32"), 0,
-                       self.max_steps - 1)
-        moving_mean = ops.take(getattr(self, f"{prefix}_moving_mean"), idx, axis=0)
-        moving_variance = ops.take(getattr(self, f"{prefix}_moving_variance"), idx, axis=0)
-        if not training:
-            y = (x - moving_mean) * ops.rsqrt(moving_variance + self.epsilon)
-            return self._affine(prefix, y, dtype)
-        weight = (ops.ones_like(x[:, :, 0]) if mask is None
-                  else ops.cast(mask, "float32"))[:, :, None]
-        counts = ops.sum(weight, axis=0)  # (T, 1)
-        sums = ops.sum(x * weight, axis=0)
-        counts, sums = self._all_reduce([counts, sums])
-        means = sums / ops.maximum(counts, 1.0)
-        squares = ops.sum(ops.square(x - means) * weight, axis=0)
-        (squares,) = self._all_reduce([squares])
-        variances = squares / ops.maximum(counts, 1.0)
-        has_stats = counts > 0
-        mean = ops.where(has_stats, means, moving_mean)
-        variance = ops.where(has_stats, variances, moving_variance)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
-        # T sequential EMA updates in closed form: position t, updating row idx_t, is followed
-        # by `later_t` updates of the same row (only the last row is shared by positions).
-        present = ops.cast(counts[:, 0] > 0, "float32")
-        after = ops.sum(present) - ops.cumsum(present)
-        later = ops.where(idx == self.max_steps - 1, after, 0.0)
-        coef = present * (1.0 - self.momentum) * ops.power(self.momentum, later)
-        unbiased = variances * (counts / ops.maximum(counts - 1.0, 1.0))
-        updates = ops.segment_sum(present, idx, num_segments=self.max_steps)
-        decay = ops.power(self.momentum, updates)
-        self._update_moving(
-            prefix,
-            ops.segment_sum(coef[:, None] * means, idx, num_segments=self.max_steps),
-            ops.segment_sum(coef[:, None] * unbiased, idx, num_segments=self.max_steps),
-            decay)
-        return self._affine(prefix, y, dtype)
+        x = ops.transpose(ops.cast(x, "float32"), (1, 0, 2))  # (T, B, W)
+        idx = self.sequence_step_indices(start_step, mask, ops.shape(x)[1], ops.shape(x)[0])
+        weight = None if mask is None else ops.transpose(ops.cast(mask, "float32"))
+        shared = idx.shape[1] == 1
+        y = self._normalize_positions(prefix, x, idx, training, weight, shared)
+        return self._affine(prefix, ops.transpose(y, (1, 0, 2)), dtype)
+
+    # ------------------------------------------------------------------ moving statistics
+    def _record(self, prefix, statistics):
+        """Apply the batch statistics of a normalization now, or hand them to whoever
+        collects them: the fused kernel (`collecting_statistics`) or keras.layers.RNN's probe
+        bookkeeping (`call`)."""
+        local = self._rnn_sequence
+        sink = getattr(local, "sink", None)
+        if sink is None:
+            sink = getattr(local, "collected", None)
+        if sink is not None:
+            sink.append((prefix, statistics))
+            return
+        self.apply_statistics(prefix, statistics)
+
+    def collecting_statistics(self, shared_steps=False):
+        """Context: the statistics the cell records are appended to the list it yields, not
+        applied (a kernel applies them after its loop with `apply_statistics`, once).
+
+        shared_steps: every row of the batch is at the same step (no mask, one counter), so
+        one-step normalizations take plain reductions over the batch.
+        """
+        return _Collecting(self._rnn_sequence, shared_steps)
+
+    def _shared_steps(self):
+        return bool(getattr(self._rnn_sequence, "shared", False))
+
+    def apply_statistics(self, prefix, statistics):
+        """Update the moving statistics of `prefix` with recorded batch statistics.
+
+        statistics: (idx (P, R) int32, share (P, R), mean (P, R, W), unbiased variance
+        (P, R, W)) for P positions in processing order, R rows each (a row's `share` of its
+        group's statistics; the shares of a group add up to 1). Exactly the updates of P
+        successive steps: step s receiving its k-th update (count n = k - 1 before it) does
+        moving <- m * moving + (1 - m) * batch with m = min(momentum, (1 + n) / (10 + n)).
+        A group whose statistics are not finite is skipped (no update, no count) with a
+        `NonFiniteStatisticsWarning` (once per cell).
+        """
+        idx, share, mean, variance = statistics
+        steps = self.max_steps
+        positions, rows = ops.shape(idx)[0], ops.shape(idx)[1]
+        width = ops.shape(mean)[-1]
+        finite = ops.logical_and(ops.all(ops.isfinite(mean), axis=-1),
+                                 ops.all(ops.isfinite(variance), axis=-1))
+        share = ops.broadcast_to(ops.cast(share, "float32"), (positions, rows))
+        used = share > 0
+        self._warn_if_skipped(ops.any(ops.logical_and(used, ops.logical_not(finite))))
+        share = ops.where(finite, share, 0.0)
+        keys = ops.reshape(idx + steps * ops.arange(positions, dtype="int32")[:, None], (-1,))
+        present = ops.reshape(ops.segment_sum(ops.reshape(ops.cast(share > 0, "float32"),
+                                                          (-1,)), keys,
+                                              num_segments=positions * steps),
+                              (positions, steps))
+        present = ops.cast(present > 0, "float32")
+        count = getattr(self, f"{prefix}_moving_count")
+        updates = count[None] + ops.cumsum(present, axis=0) - present  # before each update
+        momentum = ops.minimum(self.momentum, (1.0 + updates) / (10.0 + updates))
+        factor = ops.where(present > 0, momentum, 1.0)
+        # product of the factors of the LATER updates of the same step (exclusive, reversed)
+        later = ops.flip(ops.cumprod(ops.flip(factor, axis=0), axis=0), axis=0)
+        decay = later[0]
+        later = ops.concatenate([later[1:], ops.ones_like(later[:1])], axis=0)
+        coef = ops.take(ops.reshape(present * (1.0 - momentum) * later, (-1,)), keys, axis=0)
+        coef = coef * ops.reshape(share, (-1,))
+        flat_idx = ops.reshape(idx, (-1,))
+        for stat, values in (("moving_mean", mean), ("moving_variance", variance)):
+            values = ops.where(ops.reshape(finite, (-1, 1)), ops.reshape(values, (-1, width)),
+                               0.0)
+            moving = getattr(self, f"{prefix}_{stat}")
+            moving.assign(decay[:, None] * moving + ops.segment_sum(
+                coef[:, None] * values, flat_idx, num_segments=steps))
+        count.assign(count + ops.sum(present, axis=0))
+
+    def _warn_if_skipped(self, skipped):
+        """Warn (once per cell) that non-finite batch statistics were left out."""
+        if getattr(self, "_warned_non_finite", False):
+            return
+        if not tf.inside_function():
+            if bool(skipped):
+                self._warn_non_finite()
+            return
+        if in_xla_context():
+            return  # no host call under XLA: the update is still skipped, silently
+
+        def warn():
+            self._warn_non_finite()
+            return tf.constant(True)
+
+        tf.cond(skipped, lambda: tf.py_function(warn, [], tf.bool),
+                lambda: tf.constant(False))
+
+    def _warn_non_finite(self):
+        if getattr(self, "_warned_non_finite", False):
+            return
+        self._warned_non_finite = True
+        warnings.warn(
+            f"{type(self).__name__} {self.name!r}: a training batch gave non-finite (NaN or "
+            "inf) batch statistics; the moving statistics of those steps were not updated "
+            "(inference is as before that batch). Check the inputs and the loss.",
+            NonFiniteStatisticsWarning, stacklevel=2)
 
     # ------------------------------------------------------------------ the protocol
     def normalized_input_projection(self, inputs, training, start_step, mask):
@@ -347,8 +540,8 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         return None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
 
     def _apply_updates(self, updates):
-        for update in updates:
-            self._update_moving(*update)
+        for prefix, statistics in updates:
+            self.apply_statistics(prefix, statistics)
 
     def _settle_pending(self, inputs, step):
         """Apply or drop the held-back updates of the previous call (see above)."""
