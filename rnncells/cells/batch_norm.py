@@ -79,6 +79,7 @@ _MAX_EXACT_STEPS = {"float16": 2049, "bfloat16": 257}
 LEGACY_COUNT = 2.0 ** 24
 
 
+
 class NonFiniteStatisticsWarning(UserWarning):
     """A training batch gave NaN/inf batch statistics; their moving-statistics update was
     skipped (warned once per cell)."""
@@ -345,6 +346,32 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
                               ops.stop_gradient(unbiased)))
         return y
 
+    def _lean(self, training, weight):
+        """Whether the lean batch norm runs: training, every row of a position at one step,
+        no padding, no cross-replica sums."""
+        return (training and weight is None and self._shared_steps()
+                and self._replicas() is None)
+
+    def _shared_batch_norm(self, prefix, x):
+        """Training batch norm of x (R, ..., W) float32 with statistics over the R rows (for
+        each position of the middle axes), gamma/beta applied, in the fewest ops (this runs
+        at every step of a kernel's loop). Returns y, the batch means and the unbiased
+        variances (..., W). (TensorFlow's fused batch-norm op was measured ~6x slower than
+        these plain ops at 32 x 512 on CPU, forward + backward.)"""
+        rows = ops.shape(x)[0]
+        mean = ops.mean(x, axis=0)
+        centered = x - mean
+        variance = ops.mean(ops.square(centered), axis=0)
+        scale = ops.rsqrt(variance + self.epsilon) * ops.cast(
+            getattr(self, f"{prefix}_gamma"), "float32")
+        y = centered * scale
+        beta = getattr(self, f"{prefix}_beta")
+        if beta is not None:
+            y = y + ops.cast(beta, "float32")
+        rows = ops.cast(rows, "float32")
+        unbiased = variance * (rows / ops.maximum(rows - 1.0, 1.0))
+        return y, mean, unbiased
+
     def normalize(self, prefix, x, step, training, mask=None):
         """Batch norm of one step x (B, W) with the statistics of each row's step.
 
@@ -353,14 +380,20 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         moving statistics of each row's step. gamma (and beta, if any) applied after.
         """
         dtype = x.dtype
-        x = ops.cast(x, "float32")[None]
+        x = ops.cast(x, "float32")
         weight = None if mask is None else ops.cast(mask, "float32")[None]
+        if self._lean(training, weight):
+            # Inside a kernel's loop: the fewest ops per step. The record holds the raw step
+            # of the first row (apply_statistics casts and clips it) and no shares (all 1).
+            y, mean, unbiased = self._shared_batch_norm(prefix, x)
+            self._record(prefix, (step[:1, :1], None, mean, unbiased))
+            return ops.cast(y, dtype)
         shared = self._shared_steps()
         if shared and training:
-            idx = self.step_indices(step, ops.shape(x)[1])[None, :1]
+            idx = self.step_indices(step, ops.shape(x)[0])[None, :1]
         else:
-            idx = self.step_indices(step, ops.shape(x)[1])[None]
-        y = self._normalize_positions(prefix, x, idx, training, weight, shared)
+            idx = self.step_indices(step, ops.shape(x)[0])[None]
+        y = self._normalize_positions(prefix, x[None], idx, training, weight, shared)
         return self._affine(prefix, y[0], dtype)
 
     def sequence_step_indices(self, start_step, mask, batch, timesteps):
@@ -389,11 +422,15 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         the moving statistics updated exactly as T successive one-step calls would.
         """
         dtype = x.dtype
-        x = ops.transpose(ops.cast(x, "float32"), (1, 0, 2))  # (T, B, W)
-        idx = self.sequence_step_indices(start_step, mask, ops.shape(x)[1], ops.shape(x)[0])
+        x = ops.cast(x, "float32")
+        idx = self.sequence_step_indices(start_step, mask, ops.shape(x)[0], ops.shape(x)[1])
         weight = None if mask is None else ops.transpose(ops.cast(mask, "float32"))
-        shared = idx.shape[1] == 1
-        y = self._normalize_positions(prefix, x, idx, training, weight, shared)
+        if idx.shape[1] == 1 and weight is None and training and self._replicas() is None:
+            y, mean, unbiased = self._shared_batch_norm(prefix, x)
+            self._record(prefix, (idx, None, mean[:, None], unbiased[:, None]))
+            return ops.cast(y, dtype)
+        y = self._normalize_positions(prefix, ops.transpose(x, (1, 0, 2)), idx, training,
+                                      weight, idx.shape[1] == 1)
         return self._affine(prefix, ops.transpose(y, (1, 0, 2)), dtype)
 
     # ------------------------------------------------------------------ moving statistics
@@ -425,9 +462,10 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
     def apply_statistics(self, prefix, statistics):
         """Update the moving statistics of `prefix` with recorded batch statistics.
 
-        statistics: (idx (P, R) int32, share (P, R), mean (P, R, W), unbiased variance
-        (P, R, W)) for P positions in processing order, R rows each (a row's `share` of its
-        group's statistics; the shares of a group add up to 1). Exactly the updates of P
+        statistics: (idx (P, R), share (P, R), mean (P, R, W), unbiased variance (P, R, W))
+        for P positions in processing order, R rows each: a row's step (clipped to
+        max_steps - 1 here) and its `share` of its group's statistics (the shares of a group
+        add up to 1; None: every share is 1). Exactly the updates of P
         successive steps: step s receiving its k-th update (count n = k - 1 before it) does
         moving <- m * moving + (1 - m) * batch with m = min(momentum, (1 + n) / (10 + n)).
         A group whose statistics are not finite is skipped (no update, no count) with a
@@ -435,8 +473,11 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         """
         idx, share, mean, variance = statistics
         steps = self.max_steps
+        idx = ops.clip(ops.cast(idx, "int32"), 0, steps - 1)
         positions, rows = ops.shape(idx)[0], ops.shape(idx)[1]
         width = ops.shape(mean)[-1]
+        if share is None:
+            share = ops.ones((positions, rows), "float32")
         finite = ops.logical_and(ops.all(ops.isfinite(mean), axis=-1),
                                  ops.all(ops.isfinite(variance), axis=-1))
         share = ops.broadcast_to(ops.cast(share, "float32"), (positions, rows))
@@ -649,6 +690,8 @@ class BatchNormLSTMCell(BatchNormRecurrentCell):
     """
 
     gates = 4
+    #: the normalizations `recur` applies, in order (what a fused kernel collects per step)
+    recur_normalizations = ("recurrent_norm", "state_norm")
 
     def __init__(
         self,
@@ -743,6 +786,7 @@ class BatchNormGRUCell(BatchNormRecurrentCell):
     """
 
     gates = 3
+    recur_normalizations = ("recurrent_norm",)
 
     def __init__(self, units, momentum=0.99, epsilon=1e-3, gamma_initializer=0.1,
                  max_steps=100, synchronized=False, mask_value=None, **kwargs):
