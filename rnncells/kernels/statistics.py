@@ -2,7 +2,8 @@
 
 `run_sequence(cell, sequences, initial_states, ...)` is what `FusedRNN` runs for a cell that
 keeps moving statistics (`handles(cell)`: it has `collecting_statistics`,
-`apply_statistics` and `recur_normalizations`, the normalizations `recur` records, as `BatchNormLSTMCell` and `BatchNormGRUCell`):
+`apply_statistics` and `recur_normalizations`, the normalizations `recur` records; as
+`BatchNormLSTMCell` and `BatchNormGRUCell`):
 
 1. `cell.project` on the whole (processing-order) sequence: `x @ W` and its per-step batch
    norm for all T steps at once (one matmul, one reduction over the batch axis).
