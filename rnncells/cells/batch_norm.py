@@ -492,7 +492,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         present = ops.cast(present > 0, "float32")
         count = getattr(self, f"{prefix}_moving_count")
         updates = count[None] + ops.cumsum(present, axis=0) - present  # before each update
-        momentum = ops.minimum(self.momentum, (1.0 + updates) / (10.0 + updates))
+        momentum = self.effective_momentum(updates)
         factor = ops.where(present > 0, momentum, 1.0)
         # product of the factors of the LATER updates of the same step (exclusive, reversed)
         later = ops.flip(ops.cumprod(ops.flip(factor, axis=0), axis=0), axis=0)
@@ -508,6 +508,14 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             moving.assign(decay[:, None] * moving + ops.segment_sum(
                 coef[:, None] * values, flat_idx, num_segments=steps))
         count.assign(count + ops.sum(present, axis=0))
+
+    def effective_momentum(self, updates):
+        """The momentum of an update given the number of earlier updates of its step:
+        min(momentum, (1 + n) / (10 + n)), the warm-up of TensorFlow's
+        ExponentialMovingAverage(num_updates). The first update takes 90% of the batch
+        statistics, so the initial (0, 1) barely counts, and while n is small the average
+        spans the last ~n/10 updates, i.e. the statistics of recent weights."""
+        return ops.minimum(self.momentum, (1.0 + updates) / (10.0 + updates))
 
     def _warn_if_skipped(self, skipped):
         """Warn (once per cell) that non-finite batch statistics were left out."""
