@@ -445,7 +445,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         if sink is not None:
             sink.append((prefix, statistics))
             return
-        self.apply_statistics(prefix, statistics)
+        self.apply_statistics([(prefix, statistics)])
 
     def collecting_statistics(self, shared_steps=False):
         """Context: the statistics the cell records are appended to the list it yields, not
@@ -459,37 +459,45 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
     def _shared_steps(self):
         return bool(getattr(self._rnn_sequence, "shared", False))
 
-    def apply_statistics(self, prefix, statistics):
-        """Update the moving statistics of `prefix` with recorded batch statistics.
+    def apply_statistics(self, records):
+        """Update the moving statistics with recorded batch statistics, all at once.
 
-        statistics: (idx (P, R), share (P, R), mean (P, R, W), unbiased variance (P, R, W))
-        for P positions in processing order, R rows each: a row's step (clipped to
+        records: a list of (prefix, statistics), one per normalization, all over the same P
+        positions (processing order); statistics: (idx (P, R), share (P, R), mean (P, R, W),
+        unbiased variance (P, R, W)), R rows per position: a row's step (clipped to
         max_steps - 1 here) and its `share` of its group's statistics (the shares of a group
-        add up to 1; None: every share is 1). Exactly the updates of P
-        successive steps: step s receiving its k-th update (count n = k - 1 before it) does
-        moving <- m * moving + (1 - m) * batch with m = min(momentum, (1 + n) / (10 + n)).
-        A group whose statistics are not finite is skipped (no update, no count) with a
-        `NonFiniteStatisticsWarning` (once per cell).
+        add up to 1; None: every share is 1). Exactly the updates of P successive steps:
+        step s receiving its k-th update (count n = k - 1 before it) does
+        moving <- m * moving + (1 - m) * batch with m = `effective_momentum(n)`.
+        A position where any normalization's statistics are not finite is skipped in every
+        normalization (no update, no count): inference stays as it was. The first skip warns
+        (`NonFiniteStatisticsWarning`, once per cell).
         """
-        idx, share, mean, variance = statistics
+        if not records:
+            return
+        prepared, skip = [], None
+        for prefix, (idx, share, mean, variance) in records:
+            idx = ops.clip(ops.cast(idx, "int32"), 0, self.max_steps - 1)
+            shape = ops.shape(idx)
+            share = (ops.ones(shape, "float32") if share is None
+                     else ops.broadcast_to(ops.cast(share, "float32"), shape))
+            usable = self.statistics_usable(mean, variance)
+            bad = ops.any(ops.logical_and(share > 0, ops.logical_not(usable)), axis=1)
+            skip = bad if skip is None else ops.logical_or(skip, bad)
+            prepared.append((prefix, idx, share, usable, mean, variance))
+        self._warn_if_skipped(ops.any(skip))
+        for prefix, idx, share, usable, mean, variance in prepared:
+            usable = ops.logical_and(usable, ops.logical_not(skip)[:, None])
+            self._apply_one(prefix, idx, ops.where(usable, share, 0.0), usable, mean, variance)
+
+    def _apply_one(self, prefix, idx, share, usable, mean, variance):
         steps = self.max_steps
-        idx = ops.clip(ops.cast(idx, "int32"), 0, steps - 1)
-        positions, rows = ops.shape(idx)[0], ops.shape(idx)[1]
+        positions = ops.shape(idx)[0]
         width = ops.shape(mean)[-1]
-        if share is None:
-            share = ops.ones((positions, rows), "float32")
-        finite = ops.logical_and(ops.all(ops.isfinite(mean), axis=-1),
-                                 ops.all(ops.isfinite(variance), axis=-1))
-        share = ops.broadcast_to(ops.cast(share, "float32"), (positions, rows))
-        used = share > 0
-        self._warn_if_skipped(ops.any(ops.logical_and(used, ops.logical_not(finite))))
-        share = ops.where(finite, share, 0.0)
         keys = ops.reshape(idx + steps * ops.arange(positions, dtype="int32")[:, None], (-1,))
-        present = ops.reshape(ops.segment_sum(ops.reshape(ops.cast(share > 0, "float32"),
-                                                          (-1,)), keys,
-                                              num_segments=positions * steps),
-                              (positions, steps))
-        present = ops.cast(present > 0, "float32")
+        present = ops.segment_sum(ops.reshape(ops.cast(share > 0, "float32"), (-1,)), keys,
+                                  num_segments=positions * steps)
+        present = ops.cast(ops.reshape(present, (positions, steps)) > 0, "float32")
         count = getattr(self, f"{prefix}_moving_count")
         updates = count[None] + ops.cumsum(present, axis=0) - present  # before each update
         momentum = self.effective_momentum(updates)
@@ -502,12 +510,17 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         coef = coef * ops.reshape(share, (-1,))
         flat_idx = ops.reshape(idx, (-1,))
         for stat, values in (("moving_mean", mean), ("moving_variance", variance)):
-            values = ops.where(ops.reshape(finite, (-1, 1)), ops.reshape(values, (-1, width)),
+            values = ops.where(ops.reshape(usable, (-1, 1)), ops.reshape(values, (-1, width)),
                                0.0)
             moving = getattr(self, f"{prefix}_{stat}")
             moving.assign(decay[:, None] * moving + ops.segment_sum(
                 coef[:, None] * values, flat_idx, num_segments=steps))
         count.assign(count + ops.sum(present, axis=0))
+
+    def statistics_usable(self, mean, variance):
+        """Which recorded rows (P, R) may update the moving statistics: all finite."""
+        return ops.logical_and(ops.all(ops.isfinite(mean), axis=-1),
+                               ops.all(ops.isfinite(variance), axis=-1))
 
     def effective_momentum(self, updates):
         """The momentum of an update given the number of earlier updates of its step:
@@ -589,8 +602,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         return None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
 
     def _apply_updates(self, updates):
-        for prefix, statistics in updates:
-            self.apply_statistics(prefix, statistics)
+        self.apply_statistics(updates)
 
     def _settle_pending(self, inputs, step):
         """Apply or drop the held-back updates of the previous call (see above)."""
@@ -615,13 +627,17 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
                 self._settle_pending(inputs, states[-1])
             hold = (training and getattr(local, "open", False) and not local.settled
                     and self._current_graph() is local.graph)
-            local.collected = [] if hold else None
+            # The statistics of the step's normalizations are applied together at the end
+            # (a step with any non-finite statistics is skipped as a whole), or held back.
+            local.collected = []
             mask = self.resolve_mask(inputs, mask)
             projected = self.project(inputs, training=training, start_step=states[-1],
                                      mask=mask)
             output, new_states = self.recur(projected, states, training=training, mask=mask)
             if hold:
                 local.pending = (local.collected, local.graph, inputs, states[-1])
+            else:
+                self.apply_statistics(local.collected)
             return output, new_states
         finally:
             local.collected = None

@@ -10,7 +10,7 @@ keeps moving statistics (`handles(cell)`: it has `collecting_statistics`,
 2. `cell.recur` in a `tf.while_loop`. Each step normalizes with its batch statistics, but
    nothing is assigned inside the loop: the cell records each step's statistics (means and
    unbiased variances, a few (R, W) tensors) into `TensorArray`s.
-3. After the loop, ONE `cell.apply_statistics` per normalization gives the moving statistics
+3. After the loop, ONE `cell.apply_statistics` (all normalizations) gives the moving statistics
    exactly the updates T successive steps would (see the cell's docstring), instead of T
    read-modify-writes of the whole (max_steps, width) tables inside the loop.
 
@@ -74,8 +74,9 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
                                  mask=None if mask is None else tf.cast(mask, tf.float32))
     loop = _Loop(cell, training, shared, return_sequences, zero_output_for_mask)
     last_output, outputs, final_states, loop_records = loop.run(projected, states, mask)
-    for prefix, statistics in projected_records + loop_records:
-        cell.apply_statistics(prefix, statistics)
+    records = projected_records + loop_records
+    if records:
+        cell.apply_statistics(records)
     return last_output, outputs, final_states
 
 
