@@ -154,7 +154,7 @@ class GradientHealth(keras.callbacks.Callback):
             values["weight_grad_norm"] = norm
             values["zero_grad_fraction"] = zero
         gap = None
-        if self.model.non_trainable_variables:
+        if self.model.non_trainable_weights:
             gap = train_inference_gap(self.model, self.x, threshold=self.gap_threshold)
             values["train_inference_gap"] = gap.output_gap
         self._latest = values

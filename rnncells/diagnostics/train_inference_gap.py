@@ -103,7 +103,7 @@ def _layer_inputs(model, layers, x):
     return values if len(layers) > 1 else [values]
 
 
-def train_inference_gap(model, x, threshold=0.1):
+def train_inference_gap(model, x, threshold=0.25):
     """Run `x` through `model` in training and in inference mode; report the gap per layer.
 
     Args:
@@ -111,7 +111,7 @@ def train_inference_gap(model, x, threshold=0.1):
             the output gap is measured).
         x: a batch of inputs the model takes (training-size batches give the statistics
             training would see).
-        threshold: relative gap above which the modes disagree (default 0.1, > 0).
+        threshold: relative gap above which the modes disagree (default 0.25, > 0).
 
     Returns:
         A `TrainInferenceGap` (truthy when the modes agree). Dropout layers (and cells with
@@ -136,7 +136,7 @@ def train_inference_gap(model, x, threshold=0.1):
     worst = max(gaps, key=gaps.get) if gaps else None
     worst_gap = gaps[worst] if worst is not None else 0.0
     with_statistics = {layer.name: gaps[layer.name] for layer in layers
-                       if layer.name in gaps and layer.non_trainable_variables}
+                       if layer.name in gaps and layer.non_trainable_weights}
     statistics_layer = (max(with_statistics, key=with_statistics.get) if with_statistics
                         else None)
     passed = bool(output_gap <= threshold and worst_gap <= threshold)
