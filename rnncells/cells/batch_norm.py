@@ -16,6 +16,12 @@ accurate on training-size batches and poor one sample at a time, and unstable va
   (non-trainable variables of shape (max_steps, width)). Nothing to wire by hand: it happens
   in `model.fit` (also XLA-compiled), in a custom `tf.GradientTape` loop calling
   `model(x, training=True)`, and under `tf.distribute.MirroredStrategy`.
+- Right after a short training run, inference agrees with training mode: the moving averages
+  warm up (see "Moving statistics" below) instead of starting from (0, 1) with momentum 0.99.
+- A training batch whose statistics are not finite (NaN or inf inputs or activations) does
+  not update the moving statistics of its steps: inference stays exactly as before it, and a
+  `NonFiniteStatisticsWarning` says so (once per cell; not under XLA, which has no host
+  calls, where the update is still skipped).
 
 The step index travels in the cell state (the last state, shape (batch, 1), a float holding
 an integer), so `keras.layers.RNN` drives these cells unchanged: a stateful RNN continues
@@ -25,20 +31,32 @@ processed input, the last of the sequence, is step 0), and a masked step, whose 
 `keras.layers.RNN` leaves unchanged, does not advance that row's counter. Each row carries its
 own counter: in training the statistics of a step are those of the rows at that step.
 
-Moving statistics: moving_mean <- momentum * moving_mean + (1 - momentum) * batch_mean, and
-the same for the variance, with the unbiased (n / (n - 1)) batch variance so the moving
-variance estimates the population variance; normalization itself uses the biased batch
-variance, as in batch normalization. Statistics are computed in float32 (also under mixed
-precision) and kept in float32.
+Moving statistics: moving_mean <- m * moving_mean + (1 - m) * batch_mean, and the same for
+the variance, with the unbiased (n / (n - 1)) batch variance so the moving variance estimates
+the population variance; normalization itself uses the biased batch variance, as in batch
+normalization. The momentum warms up: m = min(momentum, (1 + k) / (10 + k)) for the k-th
+earlier update of that step (ExponentialMovingAverage's `num_updates` rule), counted in the
+non-trainable `{norm}_moving_count` (max_steps,). The first update takes 90% of the batch
+statistics, and while k is small the average spans the last ~k/10 updates, the statistics of
+recent weights; from k = (10 * momentum - 1) / (1 - momentum) on (891 for 0.99) it is the plain
+exponential moving average. Files written before the counts existed load as fully warmed up
+(`LEGACY_COUNT`): they predict and keep training exactly as before. Statistics are computed in
+float32 (also under mixed precision) and kept in float32. The updates are recorded while the
+cell normalizes and applied together (`apply_statistics`): at the end of each `call` (one
+step), or once after a fused kernel's loop (`collecting_statistics`): the same numbers as
+stepping, without rewriting the (max_steps, width) tables at every step.
 
 Masked (padded) entries: they are excluded from the batch statistics and from the moving
 statistics update when the cell knows about them: through `mask` (one step: (batch,);
 `project` of a sequence: (batch, time)) in `call` / `project` / `recur`, or through
 `mask_value`, which marks a step whose features all equal `mask_value` as padded, the rule of
-`keras.layers.Masking`. `keras.layers.RNN` does not pass its mask to the cell, so with
-`keras.layers.RNN` use `Masking(mask_value=v)` in front and `mask_value=v` on the cell;
-otherwise (e.g. `Embedding(mask_zero=True)`) the padded entries do enter the training
-statistics (their outputs and states are still masked by `keras.layers.RNN` as usual).
+`keras.layers.Masking`. `rnncells.FusedRNN` passes the Keras mask (from `Masking`,
+`Embedding(mask_zero=True)` or `mask=`), so it is the layer for masked data: no extra
+argument. `keras.layers.RNN` does not pass its mask to the cell, so with `keras.layers.RNN`
+use `Masking(mask_value=v)` in front and `mask_value=v` on the cell; otherwise the padded
+entries do enter the training statistics (their outputs and states are still masked by
+`keras.layers.RNN` as usual). Each row counts its own steps (a padded step does not advance
+its counter), and rows at the same step form that step's batch.
 
 Distribution: the moving statistics are `ON_READ` variables (aggregation MEAN): each replica
 updates its own copy inside the recurrent loop, where no cross-replica synchronization is
@@ -51,11 +69,12 @@ unroll=True)` (the cell raises a RuntimeError saying so otherwise). With one rep
 strategy) `synchronized` changes nothing.
 
 Sequence form of `project` (the time-parallel part, for fused kernels): position t of the
-sequence is step `start_step + t` (`start_step` a scalar, default 0); in training the batch
-statistics of each position are taken over the batch axis in one op, and the moving statistics
-receive exactly the updates that stepping one position at a time would give (in order, so the
-last step's statistics, shared by all positions >= max_steps - 1, are an exponential moving
-average over those positions). For a backwards pass the kernel reverses the sequence first.
+sequence is step `start_step + t` (`start_step` a scalar, default 0, or the step state (B, 1)
+with a mask, counting each row's unpadded steps); in training the batch statistics of each
+position are taken over the batch axis in one op, and the moving statistics receive exactly
+the updates that stepping one position at a time would give (in order, so the last step's
+statistics, shared by all positions >= max_steps - 1, are an exponential moving average over
+those positions). For a backwards pass the kernel reverses the sequence first.
 """
 
 import threading
@@ -499,13 +518,18 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
                                   num_segments=positions * steps)
         present = ops.cast(ops.reshape(present, (positions, steps)) > 0, "float32")
         count = getattr(self, f"{prefix}_moving_count")
-        updates = count[None] + ops.cumsum(present, axis=0) - present  # before each update
-        momentum = self.effective_momentum(updates)
-        factor = ops.where(present > 0, momentum, 1.0)
-        # product of the factors of the LATER updates of the same step (exclusive, reversed)
-        later = ops.flip(ops.cumprod(ops.flip(factor, axis=0), axis=0), axis=0)
-        decay = later[0]
-        later = ops.concatenate([later[1:], ops.ones_like(later[:1])], axis=0)
+        if idx.shape[0] == 1:  # one step (keras.layers.RNN's per-step calls): fewest ops
+            momentum = self.effective_momentum(count[None])
+            decay = ops.where(present > 0, momentum, 1.0)[0]
+            later = 1.0
+        else:
+            updates = count[None] + ops.cumsum(present, axis=0) - present  # before each
+            momentum = self.effective_momentum(updates)
+            factor = ops.where(present > 0, momentum, 1.0)
+            # product of the factors of the LATER updates of the same step (exclusive)
+            later = ops.flip(ops.cumprod(ops.flip(factor, axis=0), axis=0), axis=0)
+            decay = later[0]
+            later = ops.concatenate([later[1:], ops.ones_like(later[:1])], axis=0)
         coef = ops.take(ops.reshape(present * (1.0 - momentum) * later, (-1,)), keys, axis=0)
         coef = coef * ops.reshape(share, (-1,))
         flat_idx = ops.reshape(idx, (-1,))
@@ -678,7 +702,9 @@ class BatchNormLSTMCell(BatchNormRecurrentCell):
     (U); non-trainable (max_steps rows, one per step): kernel_norm_moving_mean,
     kernel_norm_moving_variance (max_steps, 4U), recurrent_norm_moving_mean,
     recurrent_norm_moving_variance (max_steps, 4U), state_norm_moving_mean,
-    state_norm_moving_variance (max_steps, U). kernel / recurrent_kernel / bias have the shapes
+    state_norm_moving_variance (max_steps, U), then the update counts
+    kernel_norm_moving_count, recurrent_norm_moving_count, state_norm_moving_count
+    (max_steps,). kernel / recurrent_kernel / bias have the shapes
     and gate order of `keras.layers.LSTMCell`.
 
     Args:
@@ -694,7 +720,10 @@ class BatchNormLSTMCell(BatchNormRecurrentCell):
             tf.distribute strategy (default False); needs keras.layers.RNN(..., unroll=True)
             with more than one replica.
         mask_value: None (default) or a number: a step whose features all equal it is padded
-            and left out of the statistics (use with keras.layers.Masking(mask_value)).
+            and left out of the statistics (for keras.layers.RNN with
+            keras.layers.Masking(mask_value) in front, since keras.layers.RNN does not pass
+            its mask to the cell; `rnncells.FusedRNN` passes it, so there it is not needed:
+            FusedRNN is the layer for masked data).
         activation ("tanh"), recurrent_activation ("sigmoid"), use_bias (True),
         unit_forget_bias (True: forget block of b initialized to 1), kernel_initializer
         ("glorot_uniform"), recurrent_initializer ("orthogonal"), bias_initializer ("zeros"),
@@ -793,7 +822,8 @@ class BatchNormGRUCell(BatchNormRecurrentCell):
     Weights, in order: kernel (D, 3U), recurrent_kernel (U, 3U), bias (2, 3U) (row 0 b_x,
     row 1 b_h, as Keras) if use_bias, kernel_norm_gamma (3U), recurrent_norm_gamma (3U);
     non-trainable: kernel_norm_moving_mean, kernel_norm_moving_variance,
-    recurrent_norm_moving_mean, recurrent_norm_moving_variance, each (max_steps, 3U).
+    recurrent_norm_moving_mean, recurrent_norm_moving_variance, each (max_steps, 3U), then
+    kernel_norm_moving_count, recurrent_norm_moving_count (max_steps,).
 
     Args:
         units, momentum (0.99), epsilon (1e-3), gamma_initializer (0.1), max_steps (100),
