@@ -21,9 +21,10 @@ Masks (`(B, T)`, from `keras.layers.Masking`, `Embedding(mask_zero=True)` or the
 argument): a masked step keeps the row's states (step counter included) and its output
 repeats the previous one (or is zero with `zero_output_for_mask`), as in
 `keras.layers.RNN`; masked entries are left out of every batch statistic and moving-statistic
-update, and each row's steps are counted from its own counter. Without a mask every row is at
-the same step (the step state of the first row), so each step's statistics are plain
-reductions over the batch.
+update, and each row's steps are counted from its own counter. A cell's own padding rule
+(`resolve_mask`, e.g. `mask_value`) joins the mask: such steps are masked steps here.
+Without a mask every row is at the same step (the step state of the first row), so each
+step's statistics are plain reductions over the batch.
 """
 
 import tensorflow as tf
@@ -60,6 +61,8 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
     if sequences.dtype.is_floating and sequences.dtype != cell.compute_dtype:
         sequences = tf.cast(sequences, cell.compute_dtype)
     states = [tf.convert_to_tensor(s) for s in initial_states]
+    if callable(getattr(cell, "resolve_mask", None)):  # e.g. a cell's `mask_value`
+        mask = cell.resolve_mask(sequences, mask)
     if mask is not None:
         mask = tf.cast(mask, tf.bool)
     if go_backwards:

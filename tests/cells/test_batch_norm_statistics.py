@@ -83,25 +83,29 @@ def test_fused_masked_training_leaves_padded_entries_out(kind, go_backwards):
 def test_masking_layer_in_front_of_fused_rnn_keeps_padding_out_of_the_statistics(kind):
     """Masking(0.0) -> FusedRNN(cell) with no extra argument: padded steps (right padding)
     never enter the batch or moving statistics; keras.layers.RNN(cell) without mask_value
-    counts them (it cannot see the mask), RNN(cell(mask_value=0.0)) does not."""
+    counts them (it cannot see the mask), RNN(cell(mask_value=0.0)) does not, and
+    FusedRNN(cell(mask_value=0.0)) alone treats the value-padded steps as masked."""
     x = sequences(batch=4, timesteps=5, seed=4)
     lengths = np.array([5, 2, 3, 5])
     mask = np.arange(5)[None, :] < lengths[:, None]
     x = x * mask[:, :, None]
     results = {}
-    for name, layer_cls, kwargs in (("fused", FusedRNN, {}), ("rnn", keras.layers.RNN, {}),
-                                    ("rnn_mask_value", keras.layers.RNN,
-                                     {"mask_value": 0.0})):
+    for name, layer_cls, kwargs, masking in (
+            ("fused", FusedRNN, {}, True), ("rnn", keras.layers.RNN, {}, True),
+            ("rnn_mask_value", keras.layers.RNN, {"mask_value": 0.0}, True),
+            ("fused_mask_value_alone", FusedRNN, {"mask_value": 0.0}, False)):
         cell = make_cell(kind, max_steps=4, **kwargs)
-        model = keras.Sequential([keras.Input((5, 2)), keras.layers.Masking(0.0),
-                                  layer_cls(cell, return_sequences=True)])
+        model = keras.Sequential([keras.Input((5, 2))]
+                                 + ([keras.layers.Masking(0.0)] if masking else [])
+                                 + [layer_cls(cell, return_sequences=True)])
         randomize(cell)
         reference = reference_for(kind, cell)
         expected, _ = reference.run(x, training=True, mask=mask)
         got = model(x, training=True).numpy()
         results[name] = (np.allclose(got, expected, atol=1e-5) and all(
             np.allclose(v, reference.w[k], atol=1e-5) for k, v in moving(cell).items()))
-    assert results == {"fused": True, "rnn": False, "rnn_mask_value": True}
+    assert results == {"fused": True, "rnn": False, "rnn_mask_value": True,
+                       "fused_mask_value_alone": True}
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])

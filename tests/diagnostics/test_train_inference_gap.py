@@ -30,15 +30,16 @@ def _data(rows=48, steps=6, seed=0):
 def _model(cell):
     model = keras.Sequential([keras.Input((6, 3)), rnncells.FusedRNN(cell, name="bn_rnn"),
                               keras.layers.Dense(1, name="head")])
-    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
     return model
 
 
-def _trained(cell, epochs=4):
+def _trained(cell, epochs=20):
+    """20 updates on the whole probe data (batch statistics without sampling noise)."""
     x, y = _data()
     keras.utils.set_random_seed(1)
     model = _model(cell)
-    model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
+    model.fit(x, y, batch_size=48, epochs=epochs, verbose=0)
     return model, x
 
 
@@ -51,12 +52,12 @@ def test_trained_model_agrees_and_the_never_updated_mutant_is_named(trained_pair
     (good, x), (mutant, _) = trained_pair
     ok = train_inference_gap(good, x)
     assert isinstance(ok, TrainInferenceGap)
-    assert ok.passed and ok.statistics_gap <= 0.25, ok
+    assert ok.passed and ok.statistics_gap <= 0.15, ok  # measured 0.03-0.06, seeds 0-3
     bad = train_inference_gap(mutant, x)
     assert not bad.passed
     assert bad.worst_layer == "bn_rnn" and bad.statistics_layer == "bn_rnn"
     assert bad.layers["head"] == 0.0  # a Dense layer computes the same in both modes
-    assert bad.statistics_gap > 0.5 and "DISAGREE" in str(bad)
+    assert bad.statistics_gap > 0.5 and "DISAGREE" in str(bad)  # measured 3.0-4.7
 
 
 def test_measuring_leaves_the_moving_statistics_unchanged():
@@ -82,11 +83,11 @@ def test_model_without_statistics_has_no_gap_and_bad_threshold_is_named():
 def test_gradient_health_logs_the_gap_and_warns_only_for_the_mutant(trained_pair):
     (good, x), (mutant, _) = trained_pair
     logs = {}
-    health = GradientHealth(x[:16], warn=True)
+    health = GradientHealth(x, warn=True)  # the data the statistics describe
     health.set_model(good)
     health.on_epoch_end(0, logs)
     assert 0.0 <= logs["train_inference_gap"] <= 0.25
-    health = GradientHealth(x[:16])
+    health = GradientHealth(x)
     health.set_model(mutant)
     logs = {}
     with pytest.warns(GradientHealthWarning, match=r"\[train_inference_gap\].*'bn_rnn'"):
