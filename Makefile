@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # CPU build of TensorFlow by default; `make TF_EXTRA=and-cuda test` on a CUDA machine.
 TF_EXTRA ?= cpu
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench dist clean
 
 $(VENV)/.installed-%: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,5 +23,12 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.sweep --quick
 
+# sdist + wheel in dist/, checked by twine (metadata, README rendering).
+dist: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet build twine
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

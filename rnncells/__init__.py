@@ -18,6 +18,7 @@ from rnncells.cells.minimal import MinGRUCell, MinLSTMCell  # noqa: E402
 from rnncells.cells.nas import NASCell  # noqa: E402
 from rnncells.cells.peephole import PeepholeLSTMCell  # noqa: E402
 from rnncells.cells.zoneout import Zoneout  # noqa: E402
+from rnncells.deploy import export  # noqa: E402
 from rnncells.layers.conv_rnn import (  # noqa: E402
     ConvGRU1D,
     ConvGRU2D,
@@ -28,6 +29,7 @@ from rnncells.layers.conv_rnn import (  # noqa: E402
     ConvRNN,
 )
 from rnncells.layers.fused_rnn import FusedRNN  # noqa: E402
+from rnncells.streaming import streaming_model  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -58,5 +60,7 @@ __all__ = [
     "Zoneout",
     "activations",
     "diagnostics",
+    "export",
     "initializers",
+    "streaming_model",
 ]

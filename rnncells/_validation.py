@@ -45,3 +45,19 @@ def one_of(name, value, allowed):
             f"received {name}={value!r}."
         )
     return value
+
+
+def cell_instance(name, cell):
+    """Return `cell` (an instance or a list of them), or raise ValueError if a class came in.
+
+    `FusedRNN(LayerNormLSTMCell)` would otherwise fail later with Keras's "state_size must be
+    an integer", which does not say what is wrong.
+    """
+    for item in cell if isinstance(cell, (list, tuple)) else [cell]:
+        if isinstance(item, type):
+            raise ValueError(
+                f"Invalid value for argument `{name}`: expected a cell instance (or a list of "
+                f"cell instances), e.g. `{item.__name__}(32)`; received the class "
+                f"{name}={item.__module__}.{item.__name__}. Pass a cell instance, not its class."
+            )
+    return cell

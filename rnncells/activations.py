@@ -23,12 +23,8 @@ class LeakyReLU:
     """
 
     def __init__(self, negative_slope=0.2):
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
-            raise ValueError(
-                "Invalid value for argument `negative_slope`: expected a number >= 0, "
-                f"received negative_slope={negative_slope!r}."
-            )
-        if negative_slope < 0:
+        if (isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float))
+                or not negative_slope >= 0):
             raise ValueError(
                 "Invalid value for argument `negative_slope`: expected a number >= 0, "
                 f"received negative_slope={negative_slope!r}."

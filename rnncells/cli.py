@@ -9,6 +9,8 @@ table and writes a PNG of ||dL/dh_t|| / ||dL/dh_{T-1}|| against the step t (need
 `pip install "rnncells[plot]"`).
 """
 
+import inspect
+import math
 import sys
 import time
 
@@ -57,6 +59,14 @@ def resolve_cell(name, units):
         raise ValueError(
             f"Invalid value for argument `--cell`: expected an rnncells cell ({', '.join(known)}) "
             f"or one of {', '.join(sorted(set(KERAS_CELLS)))}; received {name!r}.")
+    wrapped = inspect.signature(cls).parameters.get("cell")
+    if wrapped is not None:
+        raise ValueError(
+            f"Invalid value for argument `--cell`: {name} wraps another cell (its first "
+            f"argument is `cell`), so it cannot be built from `units` alone; received "
+            f"--cell {name}. Diagnose the cell it wraps (e.g. --cell LayerNormLSTMCell), or "
+            f"the wrapper from Python: rnncells.diagnostics.gradient_flow("
+            f"rnncells.{name}(rnncells.LayerNormLSTMCell({units})), x).")
     try:
         return cls(units)
     except TypeError as err:
@@ -79,6 +89,11 @@ def run(args, out=None):
             print(f"Invalid value for argument `{name}`: expected an integer >= {low}, "
                   f"received {value}.", file=sys.stderr)
             return 2
+    if not (math.isfinite(args.input_scale) and args.input_scale > 0):
+        print("Invalid value for argument `--input-scale`: expected a finite number > 0 (the "
+              f"standard deviation of the inputs), received {args.input_scale}.",
+              file=sys.stderr)
+        return 2
     try:
         cells = [(name, resolve_cell(name, args.units)) for name in args.cell]
     except ValueError as err:

@@ -59,11 +59,25 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         projected = self.project(inputs, training=training)
         return self.recur(projected, states, training=training)
 
-    def get_initial_state(self, batch_size=None):
+    @property
+    def output_size(self):
+        """The size of the output: by Keras's convention the first state's (h)."""
+        sizes = self.state_size
+        return sizes[0] if isinstance(sizes, (list, tuple)) else sizes
+
+    def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
+        """Zero states, one per `state_size` entry, each `(batch_size, *size)`.
+
+        `inputs` and `dtype` are Keras 2's (and tensorflow-addons') keyword arguments: the
+        batch size is taken from `inputs` when `batch_size` is None; `dtype` defaults to the
+        compute dtype.
+        """
+        if batch_size is None and inputs is not None:
+            batch_size = ops.shape(inputs)[0]
         sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [
             self.state_size]
         return [
-            ops.zeros((batch_size, *as_shape(size)), dtype=self.compute_dtype)
+            ops.zeros((batch_size, *as_shape(size)), dtype=dtype or self.compute_dtype)
             for size in sizes
         ]
 

@@ -89,6 +89,7 @@ from rnncells import _validation as validation
 from rnncells._compat import in_xla_context
 from rnncells._serialization import keras_serializable
 from rnncells.cells.dense import DenseRecurrentCell, split_gates
+from rnncells.cells.updates import gru_update, lstm_update
 
 #: largest max_steps whose step counter every compute dtype represents exactly.
 _MAX_EXACT_STEPS = {"float16": 2049, "bfloat16": 257}
@@ -832,11 +833,9 @@ class BatchNormLSTMCell(BatchNormRecurrentCell):
         h_tm1, c_tm1, step = states[0], states[1], states[2]
         z = projected + self.normalize(
             "recurrent_norm", self.recurrent_projection(h_tm1, training), step, training, mask)
-        z_i, z_f, z_g, z_o = split_gates(z, 4)
-        c = (self.recurrent_activation(z_f) * c_tm1
-             + self.recurrent_activation(z_i) * self.activation(z_g))
-        c_norm = self.normalize("state_norm", c, step, training, mask)
-        h = self.recurrent_activation(z_o) * self.activation(c_norm)
+        h, c = lstm_update(
+            split_gates(z, 4), c_tm1, self.activation, self.recurrent_activation,
+            state_norm=lambda c: self.normalize("state_norm", c, step, training, mask))
         return h, [h, c, self.next_step(step)]
 
     def get_config(self):
@@ -912,12 +911,8 @@ class BatchNormGRUCell(BatchNormRecurrentCell):
                             training, mask)
         if self.use_bias:
             gh = gh + self.cast_weight(self.bias)[1]
-        x_z, x_r, x_h = split_gates(projected, 3)
-        h_z, h_r, h_h = split_gates(gh, 3)
-        z = self.recurrent_activation(x_z + h_z)
-        r = self.recurrent_activation(x_r + h_r)
-        candidate = self.activation(x_h + r * h_h)
-        h = z * h_tm1 + (1 - z) * candidate
+        h = gru_update(split_gates(projected, 3), split_gates(gh, 3), h_tm1, self.activation,
+                       self.recurrent_activation)
         return h, [h, self.next_step(step)]
 
     def get_config(self):

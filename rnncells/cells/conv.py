@@ -12,7 +12,7 @@ Weight layout (`keras.layers.ConvLSTM1D/2D/3D`'s, so weights move both ways unch
 - kernel (*kernel_size, C_in, gates * filters); recurrent_kernel (*kernel_size, filters,
   gates * filters); bias (gates * filters,). Along the last axis the gate blocks are
   contiguous blocks of `filters` channels: LSTM i, f, c (candidate), o; GRU z, r, h.
-- With `normalization` set, two more vectors: input_norm_gamma and recurrent_norm_gamma, each
+- With `normalization` set, two more vectors: kernel_norm_gamma and recurrent_norm_gamma, each
   (gates * filters,), in that order after bias.
 
 `data_format="channels_first"` puts the channels before the spatial axes: steps
@@ -36,13 +36,13 @@ exactly Keras's ConvLSTM.
 import numbers
 
 import keras
-from keras import constraints, initializers, ops, regularizers
+from keras import initializers, ops
 
 from rnncells import _validation as validation
-from rnncells import activations
 from rnncells._serialization import keras_serializable
-from rnncells.cells.base import RecurrentCell
 from rnncells.cells.normalization import layer_norm
+from rnncells.cells.updates import gru_update, lstm_update
+from rnncells.cells.weights import KernelRecurrentCell, unit_forget_bias
 
 RANKS = (1, 2, 3)
 PADDINGS = ("valid", "same")
@@ -63,9 +63,9 @@ def int_tuple(name, value, rank):
         for v in value_tuple)
     if not ok:
         raise ValueError(
-            f"Invalid value for argument `{name}`: expected an integer >= 1 or a tuple of "
-            f"{rank} integers >= 1 (one per spatial dimension, rank={rank}), "
-            f"received {name}={value!r}."
+            f"The `{name}` argument must be a tuple of {rank} integers. Received "
+            f"{name}={value!r}; expected an integer >= 1 or a tuple of {rank} integers >= 1 "
+            f"(one per spatial dimension, rank={rank})."
         )
     return tuple(int(v) for v in value_tuple)
 
@@ -78,7 +78,7 @@ def conv_output_length(length, kernel, stride, padding, dilation):
     return (length - effective) // stride + 1
 
 
-class ConvRecurrentCell(RecurrentCell):
+class ConvRecurrentCell(KernelRecurrentCell):
     """Base of the convolutional cells: arguments, weights, input/recurrent convolutions.
 
     Subclasses set `gates` and `num_states` and write `recur`. See `ConvLSTMCell` for the
@@ -97,31 +97,17 @@ class ConvRecurrentCell(RecurrentCell):
         padding="valid",
         data_format=None,
         dilation_rate=1,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
         normalization=None,
         groups=None,
         norm_epsilon=1e-3,
         norm_gamma_initializer="ones",
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-                         **kwargs)
+        super().__init__(**kwargs)
         if isinstance(rank, bool) or rank not in RANKS:
-            validation.one_of("rank", rank, RANKS)
+            raise ValueError(
+                f"Rank {rank!r} convolutions are not currently implemented. Received: "
+                f"rank={rank!r}; allowed: {', '.join(map(str, RANKS))}.")
         self.rank = int(rank)
         self.step_input_rank = self.rank + 2  # (batch, *spatial, channels) per step
         self.filters = validation.positive_int("filters", filters)
@@ -130,27 +116,22 @@ class ConvRecurrentCell(RecurrentCell):
         self.dilation_rate = int_tuple("dilation_rate", dilation_rate, self.rank)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
-                "Invalid values for arguments `strides` and `dilation_rate`: strides > 1 "
-                "cannot be combined with dilation_rate > 1; received "
-                f"strides={self.strides}, dilation_rate={self.dilation_rate}."
+                "Specifying `strides > 1` is not compatible with `dilation_rate > 1`. Please "
+                "provide `strides=1` or `dilation_rate=1`. Received: "
+                f"strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
-        self.padding = validation.one_of(
-            "padding", padding.lower() if isinstance(padding, str) else padding, PADDINGS)
+        self.padding = padding.lower() if isinstance(padding, str) else padding
+        if self.padding not in PADDINGS:
+            raise ValueError(
+                f"The `padding` argument must be one of {', '.join(map(repr, PADDINGS))}. "
+                f"Received: padding={padding!r}")
         if data_format is None:
             data_format = keras.config.image_data_format()
-        self.data_format = validation.one_of("data_format", data_format, DATA_FORMATS)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        if data_format not in DATA_FORMATS:
+            raise ValueError(
+                "The `data_format` argument must be one of {'channels_first', "
+                f"'channels_last'}}. Received: data_format={data_format!r}")
+        self.data_format = data_format
         self.normalization = validation.one_of("normalization", normalization, NORMALIZATIONS)
         if self.normalization == "group":
             groups = validation.positive_int("groups", groups)
@@ -189,10 +170,6 @@ class ConvRecurrentCell(RecurrentCell):
     def state_size(self):
         return [self.state_shape] * self.num_states
 
-    @property
-    def output_size(self):
-        return self.state_shape
-
     def output_spatial_shape(self, spatial):
         """Spatial shape of the states for input steps of spatial shape `spatial`."""
         return tuple(
@@ -223,11 +200,16 @@ class ConvRecurrentCell(RecurrentCell):
             spatial, channels = input_shape[1:-1], input_shape[-1]
         else:
             spatial, channels = input_shape[2:], input_shape[1]
-        if channels is None or any(n is None for n in spatial):
+        if any(n is None for n in spatial):
             raise ValueError(
-                f"{type(self).__name__} needs the spatial and channel dimensions of `inputs` "
-                f"to be known when it is built (batch, {self._feature_axes_description()}); "
-                f"received an input step of shape {input_shape}."
+                f"{type(self).__name__} only supports static input shapes for the spatial "
+                f"dimensions (batch, {self._feature_axes_description()}). Received invalid "
+                f"input shape: input_shape={input_shape}"
+            )
+        if channels is None:
+            raise ValueError(
+                "The channel dimension of the inputs should be defined. Found None. Full "
+                f"input shape received: input_shape={input_shape}"
             )
         out = self.output_spatial_shape(spatial)
         if any(n < 1 for n in out):
@@ -240,39 +222,22 @@ class ConvRecurrentCell(RecurrentCell):
         self.input_channels = int(channels)
         self.state_spatial_shape = out
         width = self.gates * self.filters
-        self.kernel = self.add_weight(
-            shape=(*self.kernel_size, self.input_channels, width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(*self.kernel_size, self.filters, width),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self.kernel = self.add_weight_with_arguments(
+            "kernel", (*self.kernel_size, self.input_channels, width), "kernel")
+        self.recurrent_kernel = self.add_weight_with_arguments(
+            "recurrent", (*self.kernel_size, self.filters, width), "recurrent_kernel")
+        self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(width,),
-                name="bias",
-                initializer=self.bias_weight_initializer(),
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
+            self.bias = self.add_weight_with_arguments(
+                "bias", (width,), "bias", initializer=self.bias_weight_initializer())
+        self.kernel_norm_gamma = self.recurrent_norm_gamma = None
         if self.normalization is not None:
-            self.input_norm_gamma = self.add_weight(
-                shape=(width,), name="input_norm_gamma",
+            self.kernel_norm_gamma = self.add_weight(
+                shape=(width,), name="kernel_norm_gamma",
                 initializer=self.norm_gamma_initializer)
             self.recurrent_norm_gamma = self.add_weight(
                 shape=(width,), name="recurrent_norm_gamma",
                 initializer=self.norm_gamma_initializer)
-        else:
-            self.input_norm_gamma = self.recurrent_norm_gamma = None
         self.built = True
 
     def bias_weight_initializer(self):
@@ -315,7 +280,7 @@ class ConvRecurrentCell(RecurrentCell):
         z = ops.conv(inputs, self.cast_weight(self.kernel), strides=self.strides,
                      padding=self.padding, data_format=self.data_format,
                      dilation_rate=self.dilation_rate)
-        z = self.add_bias(self.normalize(z, self.input_norm_gamma))
+        z = self.add_bias(self.normalize(z, self.kernel_norm_gamma))
         if sequence:
             z = ops.reshape(z, (batch_and_time[0], batch_and_time[1], *z.shape[1:]))
         return z
@@ -342,18 +307,6 @@ class ConvRecurrentCell(RecurrentCell):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
             "normalization": self.normalization,
             "groups": self.groups,
             "norm_epsilon": self.norm_epsilon,
@@ -377,7 +330,7 @@ class ConvLSTMCell(ConvRecurrentCell):
     `sigma` is `recurrent_activation`, `act` is `activation`. Weights: kernel
     (*kernel_size, C, 4F), recurrent_kernel (*kernel_size, F, 4F), bias (4F) (Keras's shapes,
     names and gate order, so `cell.set_weights(keras_conv_lstm.get_weights())` works both
-    ways with `normalization=None`), then input_norm_gamma and recurrent_norm_gamma (4F) if
+    ways with `normalization=None`), then kernel_norm_gamma and recurrent_norm_gamma (4F) if
     `normalization` is set. Dropout draws one input mask and one recurrent mask per sequence
     (shared by the four gates; Keras draws one per gate, so dropout results differ).
 
@@ -428,24 +381,13 @@ class ConvLSTMCell(ConvRecurrentCell):
     def bias_weight_initializer(self):
         if not self.unit_forget_bias:
             return self.bias_initializer
-        filters, base = self.filters, self.bias_initializer
-
-        def init(shape, dtype=None):
-            return ops.concatenate([
-                base((filters,), dtype=dtype),
-                initializers.get("ones")((filters,), dtype=dtype),
-                base((2 * filters,), dtype=dtype),
-            ])
-
-        return init
+        return unit_forget_bias(self.bias_initializer, self.filters)
 
     def recur(self, projected, states, training=None):
         h_tm1, c_tm1 = states[0], states[1]
         z = projected + self.recurrent_conv(h_tm1, training)
-        z_i, z_f, z_g, z_o = self.split_gates(z)
-        c = (self.recurrent_activation(z_f) * c_tm1
-             + self.recurrent_activation(z_i) * self.activation(z_g))
-        h = self.recurrent_activation(z_o) * self.activation(c)
+        h, c = lstm_update(self.split_gates(z), c_tm1, self.activation,
+                           self.recurrent_activation)
         return h, [h, c]
 
     def get_config(self):
@@ -467,7 +409,7 @@ class ConvGRUCell(ConvRecurrentCell):
     Gate order z, r, h as `keras.layers.GRUCell` (`reset_after=True`, one recurrent
     convolution for the three gates). Weights: kernel (*kernel_size, C, 3F),
     recurrent_kernel (*kernel_size, F, 3F), bias (3F) (the input bias; the recurrent conv has
-    no bias, as in ConvLSTM), then input_norm_gamma and recurrent_norm_gamma (3F) if
+    no bias, as in ConvLSTM), then kernel_norm_gamma and recurrent_norm_gamma (3F) if
     `normalization` is set.
 
     Args: as `ConvLSTMCell` without `unit_forget_bias` (`rnncells.initializers.Chrono` is a
@@ -488,10 +430,6 @@ class ConvGRUCell(ConvRecurrentCell):
     def recur(self, projected, states, training=None):
         h_tm1 = states[0]
         recurrent = self.recurrent_conv(h_tm1, training)
-        x_z, x_r, x_h = self.split_gates(projected)
-        h_z, h_r, h_h = self.split_gates(recurrent)
-        z = self.recurrent_activation(x_z + h_z)
-        r = self.recurrent_activation(x_r + h_r)
-        candidate = self.activation(x_h + r * h_h)
-        h = z * h_tm1 + (1 - z) * candidate
+        h = gru_update(self.split_gates(projected), self.split_gates(recurrent), h_tm1,
+                       self.activation, self.recurrent_activation)
         return h, [h]

@@ -1,33 +1,29 @@
 """Shared weights and arguments of the fully connected cells (LSTM/GRU/SimpleRNN families).
 
 `DenseRecurrentCell` owns what Keras's LSTMCell/GRUCell/SimpleRNNCell have in common:
-`units`, `activation`, `recurrent_activation`, `use_bias`, the initializers, regularizers and
-constraints of `kernel` (input_dim, gates*units), `recurrent_kernel` (units, gates*units) and
-`bias`, and their serialization. Subclasses set `gates`, build any extra weights and write
-`project` / `recur`.
+`units`, `kernel` (input_dim, gates*units), `recurrent_kernel` (units, gates*units) and
+`bias`, the projections x @ W and h @ U, and DropConnect. The activations, `use_bias` and the
+weights' initializers, regularizers and constraints (and their serialization) come from
+`KernelRecurrentCell`. Subclasses set `gates`, build any extra weights and write `project` /
+`recur`; they list in their own signature only the arguments they add or whose default
+differs, and pass the rest on with `**kwargs`.
 """
 
-from keras import constraints, initializers, ops, regularizers
+from keras import ops
 
 from rnncells import _validation as validation
-from rnncells import activations
-from rnncells.cells.base import RecurrentCell
+from rnncells.cells.weights import KernelRecurrentCell, unit_forget_bias
 
 
-class DenseRecurrentCell(RecurrentCell):
+class DenseRecurrentCell(KernelRecurrentCell):
     """Base of the dense cells: kernel, recurrent_kernel and bias with Keras's arguments.
 
     Args:
         units: positive int, dimensionality of the output / hidden state.
-        activation: activation of the candidate and the output (default "tanh").
-        recurrent_activation: activation of the gates (default "sigmoid").
-        use_bias: whether the cell has a bias vector (default True).
-        kernel_initializer: for `kernel` (default "glorot_uniform").
-        recurrent_initializer: for `recurrent_kernel` (default "orthogonal").
-        bias_initializer: for `bias` (default "zeros").
-        kernel_regularizer, recurrent_regularizer, bias_regularizer: default None.
-        kernel_constraint, recurrent_constraint, bias_constraint: default None.
-        dropout, recurrent_dropout, seed: see `RecurrentCell`.
+        activation ("tanh", candidate and output), recurrent_activation ("sigmoid", gates),
+        use_bias (True), the initializers ("glorot_uniform", "orthogonal", "zeros"),
+        regularizers and constraints of kernel, recurrent_kernel and bias, dropout,
+        recurrent_dropout, seed: as Keras's LSTMCell, see `KernelRecurrentCell`.
         recurrent_dropconnect: DropConnect (Wan et al. 2013) on `recurrent_kernel`, the
             fraction of its entries to drop, in [0, 1) (default 0). When training, one mask of
             the shape of `recurrent_kernel` is drawn per sequence (with the recurrent dropout
@@ -40,105 +36,38 @@ class DenseRecurrentCell(RecurrentCell):
     #: number of gate blocks in kernel / recurrent_kernel (LSTM 4, GRU 3, SimpleRNN 1).
     gates = 1
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        recurrent_dropconnect=0.0,
-        **kwargs,
-    ):
+    def __init__(self, units, recurrent_dropconnect=0.0, **kwargs):
         # Keras 2 / tfa configs carry `implementation` (1 or 2); like Keras 3's LSTMCell,
         # accept and ignore it: the numbers do not depend on it.
         validation.one_of("implementation", kwargs.pop("implementation", 2), (1, 2))
-        super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-                         **kwargs)
+        super().__init__(**kwargs)
         self.recurrent_dropconnect = validation.unit_interval("recurrent_dropconnect",
                                                               recurrent_dropconnect)
         self._recurrent_dropconnect_mask = None
         self.units = validation.positive_int("units", units)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
 
     @property
     def state_size(self):
-        return self.units
-
-    @property
-    def output_size(self):
         return self.units
 
     def build_dense_weights(self, input_shape, bias_shape=None, bias_initializer=None):
         """Create kernel, recurrent_kernel and (if use_bias) bias, in that order."""
         input_shape = self.check_step_input_shape(input_shape)
         width = self.gates * self.units
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, width),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self.kernel = self.add_weight_with_arguments("kernel", (input_shape[-1], width),
+                                                     "kernel")
+        self.recurrent_kernel = self.add_weight_with_arguments("recurrent", (self.units, width),
+                                                               "recurrent_kernel")
+        self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                shape=bias_shape or (width,),
-                name="bias",
-                initializer=bias_initializer or self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
+            self.bias = self.add_weight_with_arguments(
+                "bias", bias_shape or (width,), "bias",
+                initializer=bias_initializer or self.bias_initializer)
         return input_shape
 
     def unit_forget_bias_initializer(self):
         """LSTM bias initializer: `bias_initializer` everywhere but 1 on the forget block."""
-        units, base = self.units, self.bias_initializer
-
-        def init(shape, dtype=None):
-            return ops.concatenate([
-                base((units,), dtype=dtype),
-                initializers.get("ones")((units,), dtype=dtype),
-                base((shape[0] - 2 * units,), dtype=dtype),
-            ])
-
-        return init
-
-    def input_projection(self, inputs, training):
-        """Dropout on the input, then x @ kernel, for one step or a whole sequence."""
-        sequence = self.is_sequence(inputs)
-        inputs = self.apply_input_dropout(inputs, training, sequence)
-        return ops.matmul(inputs, self.cast_weight(self.kernel))
+        return unit_forget_bias(self.bias_initializer, self.units)
 
     def recurrent_projection(self, h, training):
         """Recurrent dropout on h, then h @ recurrent_kernel (DropConnect-masked if training)."""
@@ -181,24 +110,33 @@ class DenseRecurrentCell(RecurrentCell):
         self._recurrent_dropconnect_mask = masks.get("recurrent_dropconnect")
 
     def get_config(self):
-        config = {
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "recurrent_dropconnect": self.recurrent_dropconnect,
-        }
-        base_config = super().get_config()
-        return {**base_config, **config}
+        config = {"units": self.units, "recurrent_dropconnect": self.recurrent_dropconnect}
+        return {**super().get_config(), **config}
+
+
+class DenseLSTMCell(DenseRecurrentCell):
+    """Base of the dense LSTM cells: gate blocks i, f, c, o, states [h, c] and Keras's
+    `unit_forget_bias` (default True: the forget block of the bias starts at 1, the rest at
+    `bias_initializer`). Arguments: `units` by position, `unit_forget_bias` and those of
+    `DenseRecurrentCell` by keyword."""
+
+    gates = 4
+
+    def __init__(self, units, *, unit_forget_bias=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def build_dense_weights(self, input_shape, bias_shape=None, bias_initializer=None):
+        if bias_initializer is None and self.unit_forget_bias:
+            bias_initializer = self.unit_forget_bias_initializer()
+        return super().build_dense_weights(input_shape, bias_shape, bias_initializer)
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
 
 
 def split_gates(z, count):

@@ -9,9 +9,8 @@ import keras
 from keras import initializers, ops
 
 from rnncells import _validation as validation
-from rnncells import activations
 from rnncells._serialization import keras_serializable
-from rnncells.cells.base import RecurrentCell
+from rnncells.cells.weights import KernelRecurrentCell
 
 
 @keras_serializable
@@ -84,7 +83,7 @@ class ESNRecurrentInitializer(keras.initializers.Initializer):
 
 
 @keras_serializable
-class ESNCell(RecurrentCell):
+class ESNCell(KernelRecurrentCell):
     """Echo state network cell (Jaeger 2001): a fixed random reservoir with leaky integration.
 
     ::
@@ -110,52 +109,47 @@ class ESNCell(RecurrentCell):
         reservoir before masking and scaling), bias_initializer "zeros".
         Beyond tfa: dropout, recurrent_dropout (default 0), seed (also seeds the mask).
 
+    State: one tensor h (batch, units); `state_size` is the int `units`, as tfa's. The new
+    state comes back as a bare tensor, as tfa's (`out, state = cell(x, state)`), except when
+    the state came in as a list of exactly one tensor `[h]`: then `[h']`, as Keras's own
+    single-state cells do (`keras.layers.StackedRNNCells` relies on it).
+    `get_initial_state(batch_size)` returns `[zeros]`, as every Keras 3 cell.
+
     Call arguments:
-        inputs: (batch, features). states: [h (batch, units)]. training: bool (dropout).
-    Returns: (h', [h']).
+        inputs: (batch, features). states: h (batch, units), or a list whose first item is h.
+        training: bool (dropout).
+    Returns: (h', h'), or (h', [h']) for states `[h]`.
 
     Example:
         >>> keras.layers.RNN(rnncells.ESNCell(10))(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 10])
     """
 
-    def __init__(
-        self,
-        units,
-        connectivity=0.1,
-        leaky=1,
-        spectral_radius=0.9,
-        use_norm2=False,
-        use_bias=True,
-        activation="tanh",
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-                         **kwargs)
+    activation_arguments = ("activation",)
+    #: a reservoir is not trained: initializers only (tfa's arguments), no regularizer or
+    #: constraint triplets.
+    weight_arguments = ()
+
+    def __init__(self, units, connectivity=0.1, leaky=1, spectral_radius=0.9, use_norm2=False,
+                 use_bias=True, activation="tanh", kernel_initializer="glorot_uniform",
+                 recurrent_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(activation=activation, use_bias=use_bias, **kwargs)
         self.units = validation.positive_int("units", units)
         self.leaky = validation.unit_interval("leaky", leaky, closed_high=True)
-        self.use_bias = bool(use_bias)
-        self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         # Validates connectivity, spectral_radius and seed.
         self.reservoir_initializer = ESNRecurrentInitializer(
             connectivity=connectivity, spectral_radius=spectral_radius, use_norm2=use_norm2,
-            base_initializer=self.recurrent_initializer, seed=seed)
+            base_initializer=self.recurrent_initializer, seed=self.seed)
         self.connectivity = self.reservoir_initializer.connectivity
         self.spectral_radius = self.reservoir_initializer.spectral_radius
         self.use_norm2 = self.reservoir_initializer.use_norm2
 
     @property
     def state_size(self):
-        return [self.units]
+        return self.units
 
     @property
     def output_size(self):
@@ -163,34 +157,28 @@ class ESNCell(RecurrentCell):
 
     def build(self, input_shape):
         input_shape = self.check_step_input_shape(input_shape)
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units), name="recurrent_kernel",
+        self.recurrent_kernel = self.add_weight_with_arguments(
+            "recurrent", (self.units, self.units), "recurrent_kernel",
             initializer=self.reservoir_initializer, trainable=False)
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units), name="kernel",
-            initializer=self.kernel_initializer, trainable=False)
+        self.kernel = self.add_weight_with_arguments("kernel", (input_shape[-1], self.units),
+                                                     "kernel", trainable=False)
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.units,), name="bias", initializer=self.bias_initializer,
-                trainable=False)
+            self.bias = self.add_weight_with_arguments("bias", (self.units,), "bias",
+                                                       trainable=False)
         self.built = True
 
     def project(self, inputs, training=None):
-        sequence = self.is_sequence(inputs)
-        inputs = self.apply_input_dropout(inputs, training, sequence)
-        z = ops.matmul(inputs, self.cast_weight(self.kernel))
-        if self.use_bias:
-            z = z + self.cast_weight(self.bias)
-        return z
+        return self.add_bias(self.input_projection(inputs, training))
 
     def recur(self, projected, states, training=None):
-        h_tm1 = states[0]
+        nested = isinstance(states, (list, tuple))
+        h_tm1 = states[0] if nested else states
         h_rec = self.apply_recurrent_dropout(h_tm1, training)
         candidate = self.activation(projected
                                     + ops.matmul(h_rec, self.cast_weight(self.recurrent_kernel)))
         h = (1 - self.leaky) * h_tm1 + self.leaky * candidate
-        return h, [h]
+        return h, ([h] if nested and len(states) == 1 else h)
 
     def get_config(self):
         config = {
@@ -199,8 +187,6 @@ class ESNCell(RecurrentCell):
             "leaky": self.leaky,
             "spectral_radius": self.spectral_radius,
             "use_norm2": self.use_norm2,
-            "use_bias": self.use_bias,
-            "activation": activations.serialize(self.activation),
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),

@@ -4,22 +4,31 @@ Each unit sees only its own previous state, through one recurrent weight: `u` is
 so the Jacobian dh_t/dh_{t-1} is diagonal, diag(u * act'(pre_t)), and over k steps
 dh_{t+k}/dh_t = diag(prod u * act'(pre)). With act' <= 1 (relu, leaky_relu with slope <= 1,
 tanh) bounding |u| <= 2**(1/T) keeps every element of dh_T/dh_t at most 2 in magnitude for all
-t <= T: gradients cannot explode over T steps. `max_timesteps=T` applies that bound as a Keras
+t <= T: gradients cannot explode over T steps. `max_steps=T` applies that bound as a Keras
 constraint (`MagnitudeBound`).
 """
 
 import math
 import numbers
+import warnings
 
 import keras
 import numpy as np
-from keras import constraints, initializers, ops, regularizers
+from keras import constraints, initializers, ops
 
 from rnncells import _validation as validation
-from rnncells import activations
+from rnncells._deprecation import take_renamed, upgrade_config
 from rnncells._serialization import keras_serializable
-from rnncells.cells.base import RecurrentCell
 from rnncells.cells.normalization import layer_norm
+from rnncells.cells.weights import KernelRecurrentCell
+
+NORMALIZATIONS = (None, "layer")
+
+#: previous argument names: {old: (new, old value -> new value)}.
+RENAMED = {
+    "max_timesteps": ("max_steps", None),
+    "layer_norm": ("normalization", lambda on: "layer" if on else None),
+}
 
 
 def _non_negative(name, value):
@@ -48,14 +57,14 @@ class MagnitudeBound(keras.constraints.Constraint):
     +min_abs when min_abs > 0). The bounds are rounded inward to the weight's dtype (the
     float32 nearest to 2**(1/1000) is above it), so the stored weights satisfy them exactly.
     Keras applies a constraint after every optimizer update.
-    `MagnitudeBound.for_timesteps(T)` is IndRNN's bound max_abs = 2**(1/T).
+    `MagnitudeBound.for_steps(T)` is IndRNN's bound max_abs = 2**(1/T).
 
     Args:
         max_abs: upper bound of |w|, a number > 0, or None for no upper bound (default None).
         min_abs: lower bound of |w|, a number >= 0 and <= max_abs (default 0).
 
     Example:
-        >>> MagnitudeBound.for_timesteps(1000).max_abs  # 2 ** (1 / 1000)
+        >>> MagnitudeBound.for_steps(1000).max_abs  # 2 ** (1 / 1000)
         1.000693387...
     """
 
@@ -72,10 +81,17 @@ class MagnitudeBound(keras.constraints.Constraint):
         self.min_abs = min_abs
 
     @classmethod
+    def for_steps(cls, max_steps, min_abs=0.0):
+        """The bound |w| <= 2**(1/max_steps) (Li et al. 2018, for relu IndRNNs)."""
+        max_steps = validation.positive_int("max_steps", max_steps)
+        return cls(max_abs=2.0 ** (1.0 / max_steps), min_abs=min_abs)
+
+    @classmethod
     def for_timesteps(cls, max_timesteps, min_abs=0.0):
-        """The bound |w| <= 2**(1/max_timesteps) (Li et al. 2018, for relu IndRNNs)."""
-        max_timesteps = validation.positive_int("max_timesteps", max_timesteps)
-        return cls(max_abs=2.0 ** (1.0 / max_timesteps), min_abs=min_abs)
+        """Deprecated name of `for_steps`."""
+        warnings.warn("`MagnitudeBound.for_timesteps` is deprecated. Use "
+                      "`MagnitudeBound.for_steps` instead.", DeprecationWarning, stacklevel=2)
+        return cls.for_steps(max_timesteps, min_abs=min_abs)
 
     def __call__(self, w):
         dtype = keras.backend.standardize_dtype(w.dtype)
@@ -90,18 +106,18 @@ class MagnitudeBound(keras.constraints.Constraint):
 
 
 @keras_serializable
-class IndRNNCell(RecurrentCell):
+class IndRNNCell(KernelRecurrentCell):
     """Independently recurrent cell (Li et al. 2018): h' = act(x @ W + u * h + b).
 
     `u` is a vector (one recurrent weight per unit, elementwise product)::
 
-        p  = x @ W                      # or LN(x @ W) * gamma with layer_norm=True
+        p  = x @ W                      # or LN(x @ W) * gamma with normalization="layer"
         h' = act(p + u * h + b)
 
     Weights, in order: kernel (D, U), recurrent_kernel (U,) (the vector u), bias (U,) if
-    use_bias, kernel_norm_gamma (U,) if layer_norm.
+    use_bias, kernel_norm_gamma (U,) with normalization="layer".
 
-    Bounds: `max_timesteps=T` constrains |u| <= 2**(1/T) (`MagnitudeBound`); with an activation
+    Bounds: `max_steps=T` constrains |u| <= 2**(1/T) (`MagnitudeBound`); with an activation
     whose slope is at most 1 (relu, leaky_relu with slope <= 1, tanh) every element of the
     (diagonal) Jacobian dh_T/dh_t is then at most 2**((T - t)/T) <= 2 in magnitude.
     `recurrent_min_abs` adds a lower bound |u| >= min (memory that cannot vanish too fast,
@@ -110,7 +126,7 @@ class IndRNNCell(RecurrentCell):
     `set_weights` / `assign` are not clipped until the next step.
 
     Initialization (the paper's and its reference implementation's): recurrent weights uniform
-    in [recurrent_min_abs, 2**(1/T)] with `max_timesteps=T` (in [recurrent_min_abs, 1]
+    in [recurrent_min_abs, 2**(1/T)] with `max_steps=T` (in [recurrent_min_abs, 1]
     without); for an output layer that must remember over all T steps the paper's authors
     draw them in [0.5**(1/T), 2**(1/T)] (pass `recurrent_min_abs=0.5 ** (1 / T)`). Input
     weights: "glorot_uniform" by default (Keras's), biases zeros. relu is the paper's
@@ -124,10 +140,13 @@ class IndRNNCell(RecurrentCell):
         kernel_initializer: default "glorot_uniform". recurrent_initializer: default None (the
             uniform initialization above). bias_initializer: default "zeros".
         kernel_/recurrent_/bias_ regularizer and constraint: default None. A
-            `recurrent_constraint` cannot be combined with `max_timesteps` / `recurrent_min_abs`.
-        max_timesteps: None (default, no upper bound) or T >= 1: |u| <= 2**(1/T).
+            `recurrent_constraint` cannot be combined with `max_steps` / `recurrent_min_abs`.
+        max_steps: None (default, no upper bound) or T >= 1: |u| <= 2**(1/T). Formerly
+            `max_timesteps` (still accepted, with a DeprecationWarning).
         recurrent_min_abs: lower bound of |u|, >= 0 (default 0: none).
-        layer_norm: normalize x @ W over the units before adding u * h and b (default False).
+        normalization: None (default) or "layer": layer-normalize x @ W over the units
+            before adding u * h and b. Formerly `layer_norm=True` (still accepted, with a
+            DeprecationWarning).
         norm_epsilon: > 0 (default 1e-3). norm_gamma_initializer: default "ones".
         dropout, recurrent_dropout: fractions in [0, 1) (recurrent dropout on h before u * h).
         seed: int or None.
@@ -136,75 +155,62 @@ class IndRNNCell(RecurrentCell):
     Returns: (h', [h']).
 
     Example:
-        >>> cell = rnncells.IndRNNCell(8, max_timesteps=1000)
+        >>> cell = rnncells.IndRNNCell(8, max_steps=1000)
         >>> keras.layers.RNN(cell)(np.zeros((2, 1000, 3), "float32")).shape
         TensorShape([2, 8])
     """
+
+    activation_arguments = ("activation",)
 
     def __init__(
         self,
         units,
         activation="relu",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
         recurrent_initializer=None,
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
         recurrent_constraint=None,
-        bias_constraint=None,
-        max_timesteps=None,
+        max_steps=None,
         recurrent_min_abs=0.0,
-        layer_norm=False,
+        normalization=None,
         norm_epsilon=1e-3,
         norm_gamma_initializer="ones",
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-                         **kwargs)
-        self.units = validation.positive_int("units", units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.max_timesteps = (None if max_timesteps is None
-                              else validation.positive_int("max_timesteps", max_timesteps))
-        self.recurrent_min_abs = _non_negative("recurrent_min_abs", recurrent_min_abs)
-        self.max_abs = None if self.max_timesteps is None else 2.0 ** (1.0 / self.max_timesteps)
-        bounded = self.max_timesteps is not None or self.recurrent_min_abs > 0
-        self.user_recurrent_constraint = constraints.get(recurrent_constraint)
-        if bounded and self.user_recurrent_constraint is not None:
+        max_steps = take_renamed("IndRNNCell", kwargs, RENAMED, "max_timesteps", max_steps, None)
+        normalization = take_renamed("IndRNNCell", kwargs, RENAMED, "layer_norm", normalization,
+                                     None)
+        units = validation.positive_int("units", units)
+        if max_steps is not None:
+            max_steps = validation.positive_int("max_steps", max_steps)
+        recurrent_min_abs = _non_negative("recurrent_min_abs", recurrent_min_abs)
+        max_abs = None if max_steps is None else 2.0 ** (1.0 / max_steps)
+        bounded = max_steps is not None or recurrent_min_abs > 0
+        if bounded and recurrent_constraint is not None:
             raise ValueError(
                 "Invalid value for argument `recurrent_constraint`: expected None when "
-                f"max_timesteps={max_timesteps!r} or recurrent_min_abs={recurrent_min_abs!r} "
-                f"set the bound of u; received recurrent_constraint={recurrent_constraint!r}."
+                f"max_steps={max_steps!r} or recurrent_min_abs={recurrent_min_abs!r} set the "
+                f"bound of u; received recurrent_constraint={recurrent_constraint!r}."
             )
-        if bounded:
-            self.recurrent_constraint = MagnitudeBound(self.max_abs, self.recurrent_min_abs)
-        else:
-            self.recurrent_constraint = self.user_recurrent_constraint
         if recurrent_initializer is None:
-            high = 1.0 if self.max_abs is None else self.max_abs
-            if self.recurrent_min_abs > high:
+            high = 1.0 if max_abs is None else max_abs
+            if recurrent_min_abs > high:
                 raise ValueError(
                     "Invalid value for argument `recurrent_min_abs`: expected a number in "
                     f"[0, {high}] (the upper bound of |u|), received "
                     f"recurrent_min_abs={recurrent_min_abs!r}."
                 )
-            recurrent_initializer = initializers.RandomUniform(self.recurrent_min_abs, high,
-                                                               seed=seed)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.layer_norm = bool(layer_norm)
+            recurrent_initializer = initializers.RandomUniform(recurrent_min_abs, high,
+                                                               seed=kwargs.get("seed"))
+        super().__init__(activation=activation, recurrent_initializer=recurrent_initializer,
+                         recurrent_constraint=recurrent_constraint, **kwargs)
+        self.units = units
+        self.max_steps = max_steps
+        self.recurrent_min_abs = recurrent_min_abs
+        self.max_abs = max_abs
+        #: the constraint the user passed (serialized); `recurrent_constraint` is the one used.
+        self.user_recurrent_constraint = self.recurrent_constraint
+        if bounded:
+            self.recurrent_constraint = MagnitudeBound(max_abs, recurrent_min_abs)
+        self.normalization = validation.one_of("normalization", normalization, NORMALIZATIONS)
         self.norm_epsilon = validation.positive_float("norm_epsilon", norm_epsilon)
         self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
 
@@ -212,59 +218,33 @@ class IndRNNCell(RecurrentCell):
     def state_size(self):
         return [self.units]
 
-    @property
-    def output_size(self):
-        return self.units
-
     def build(self, input_shape):
         input_shape = self.check_step_input_shape(input_shape)
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
+        self.kernel = self.add_weight_with_arguments("kernel", (input_shape[-1], self.units),
+                                                     "kernel")
         base, bound = self.recurrent_initializer, self.recurrent_constraint
 
         def recurrent_init(shape, dtype=None):
             value = base(shape, dtype=dtype)
             return value if bound is None else bound(value)
 
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units,),
-            name="recurrent_kernel",
-            initializer=recurrent_init,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self.recurrent_kernel = self.add_weight_with_arguments(
+            "recurrent", (self.units,), "recurrent_kernel", initializer=recurrent_init)
+        self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.units,),
-                name="bias",
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
-        if self.layer_norm:
+            self.bias = self.add_weight_with_arguments("bias", (self.units,), "bias")
+        self.kernel_norm_gamma = None
+        if self.normalization == "layer":
             self.kernel_norm_gamma = self.add_weight(
                 shape=(self.units,), name="kernel_norm_gamma",
                 initializer=self.norm_gamma_initializer)
-        else:
-            self.kernel_norm_gamma = None
         self.built = True
 
     def project(self, inputs, training=None):
-        sequence = self.is_sequence(inputs)
-        inputs = self.apply_input_dropout(inputs, training, sequence)
-        p = ops.matmul(inputs, self.cast_weight(self.kernel))
-        if self.layer_norm:
+        p = self.input_projection(inputs, training)
+        if self.normalization == "layer":
             p = layer_norm(p, self.kernel_norm_gamma, None, self.norm_epsilon)
-        if self.use_bias:
-            p = p + self.cast_weight(self.bias)
-        return p
+        return self.add_bias(p)
 
     def recur(self, projected, states, training=None):
         h_tm1 = self.apply_recurrent_dropout(states[0], training)
@@ -274,21 +254,15 @@ class IndRNNCell(RecurrentCell):
     def get_config(self):
         config = {
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "recurrent_constraint": constraints.serialize(self.user_recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "max_timesteps": self.max_timesteps,
+            "max_steps": self.max_steps,
             "recurrent_min_abs": self.recurrent_min_abs,
-            "layer_norm": self.layer_norm,
+            "normalization": self.normalization,
             "norm_epsilon": self.norm_epsilon,
             "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),
         }
         return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(upgrade_config(config, RENAMED))

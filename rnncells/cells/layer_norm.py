@@ -6,21 +6,122 @@ Weight layout (the same in `keras.layers.RNN(cell)` and `FusedRNN(cell)`):
   store W transposed (4U, D) and carry two biases.
 - GRU gate order z (update), r (reset), h (candidate), as Keras; bias (2, 3U): row 0 the
   input bias, row 1 the recurrent bias (Keras `reset_after=True`).
+- The norm weights live in `LayerNorm` sublayers, as in tensorflow-addons: the LSTM's
+  `kernel_norm`, `recurrent_norm`, `state_norm` and the GRU's `kernel_norm`,
+  `recurrent_norm` (weight paths `.../kernel_norm/gamma`, `.../kernel_norm/beta`, ...), the
+  SimpleRNN's `layernorm` (`.../layernorm/gamma`). `cell.weights` lists the cell's own
+  kernel, recurrent_kernel, bias first, then each sublayer's gamma (and beta): tfa's order.
+- rnncells 0.1.0 kept the norm weights as the cell's own variables (`kernel_norm_gamma`, ...,
+  in the same order); `.keras` / `.weights.h5` files written by it still load
+  (`LegacyNormWeightsLoader`).
 """
 
-from keras import constraints, initializers, regularizers
+import keras
+from keras import initializers
 
 from rnncells import _validation as validation
 from rnncells._pointwise import CompiledPointwise
 from rnncells._serialization import keras_serializable
-from rnncells.cells.dense import DenseRecurrentCell, split_gates
+from rnncells.cells.dense import DenseLSTMCell, DenseRecurrentCell, split_gates
 from rnncells.cells.normalization import layer_norm
+from rnncells.cells.updates import gru_update, lstm_update
+from rnncells.cells.weights import WeightArguments
 
 FORMULATIONS = ("tfa", "ba2016")
 
 
 @keras_serializable
-class LayerNormLSTMCell(DenseRecurrentCell):
+class LayerNorm(WeightArguments, keras.layers.Layer):
+    """Layer normalization over the last axis: the gamma/beta holder of the layer-norm cells.
+
+    ::
+
+        y = (x - mean(x)) / sqrt(var(x) + epsilon) * gamma + beta    # beta only if center
+
+    The cells call the pure `layer_norm` with these weights inside their own steps (so the
+    fused kernels see the same math); calling the layer does the same computation. Its
+    attributes follow `keras.layers.LayerNormalization` (`gamma`, `beta`, `epsilon`,
+    `center`), as the sublayers of tensorflow-addons' cells were such layers.
+
+    Args:
+        epsilon: > 0 (default 1e-3). center: create and add beta (default True).
+        gamma_initializer "ones", beta_initializer "zeros"; gamma_/beta_ regularizer and
+        constraint (None).
+    """
+
+    def __init__(self, epsilon=1e-3, center=True, gamma_initializer="ones",
+                 beta_initializer="zeros", gamma_regularizer=None, beta_regularizer=None,
+                 gamma_constraint=None, beta_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = validation.positive_float("epsilon", epsilon)
+        self.center = bool(center)
+        self.set_weight_arguments("gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
+        self.set_weight_arguments("beta", beta_initializer, beta_regularizer, beta_constraint)
+        self.gamma = self.beta = None
+        self._loaded_by_parent = False
+
+    def build(self, input_shape):
+        width = (input_shape[-1],)
+        self.gamma = self.add_weight_with_arguments("gamma", width, "gamma")
+        if self.center:
+            self.beta = self.add_weight_with_arguments("beta", width, "beta")
+        self.built = True
+
+    def call(self, inputs):
+        return layer_norm(inputs, self.gamma, self.beta, self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def mark_loaded_by_parent(self):
+        """Let the next `load_own_variables` find an empty store (a legacy file)."""
+        self._loaded_by_parent = True
+
+    def load_own_variables(self, store):
+        # A legacy file holds these weights in the parent cell's variables; the parent has
+        # already assigned them and marked this layer (see LegacyNormWeightsLoader).
+        if self._loaded_by_parent and not list(store.keys()):
+            self._loaded_by_parent = False
+            return
+        self._loaded_by_parent = False
+        super().load_own_variables(store)
+
+    def get_config(self):
+        config = {"epsilon": self.epsilon, "center": self.center,
+                  **self.weight_arguments_config("gamma", "beta")}
+        return {**super().get_config(), **config}
+
+
+class LegacyNormWeightsLoader:
+    """Mixin of the layer-norm cells: load files whose norm weights were the cell's own.
+
+    rnncells 0.1.0 created the norm weights with the cell's `add_weight`, right after kernel,
+    recurrent_kernel and bias, in the order `cell.weights` has today. Its `.keras` and
+    `.weights.h5` files therefore store all of a cell's weights under the cell, none under its
+    `LayerNorm` sublayers. A store holding exactly `len(cell.weights)` entries is that layout:
+    assign them in order and let the (empty) sublayer stores pass; any other store goes to
+    Keras's own loader (which also reports a mismatch).
+
+    Subclasses list their sublayers in `norm_layers`.
+    """
+
+    norm_layers = ()
+
+    def load_own_variables(self, store):
+        norms = [getattr(self, name) for name in self.norm_layers]
+        weights = self.weights
+        own = len(weights) - sum(len(norm.weights) for norm in norms)
+        if len(list(store.keys())) == len(weights) != own:
+            for index, variable in enumerate(weights):
+                variable.assign(store[str(index)])
+            for norm in norms:
+                norm.mark_loaded_by_parent()
+            return
+        super().load_own_variables(store)
+
+
+@keras_serializable
+class LayerNormLSTMCell(LegacyNormWeightsLoader, DenseLSTMCell):
     """LSTM cell with layer normalization (drop-in for tensorflow-addons' LayerNormLSTMCell).
 
     `formulation="tfa"` (default; tensorflow-addons 0.23 numbers)::
@@ -38,12 +139,14 @@ class LayerNormLSTMCell(DenseRecurrentCell):
 
     `sigma` is `recurrent_activation`, `act` is `activation`.
 
-    Weights, in order (as tfa, so `cell.set_weights(tfa_cell.get_weights())` works):
-    kernel (D, 4U), recurrent_kernel (U, 4U), bias (4U) if use_bias, kernel_norm_gamma,
-    kernel_norm_beta (4U; beta only for "tfa"), recurrent_norm_gamma, recurrent_norm_beta (4U;
-    beta only for "tfa"), state_norm_gamma, state_norm_beta (U).
+    Weights, in order (as tfa, so `cell.set_weights(tfa_cell.get_weights())` works), with
+    tfa's paths: kernel (D, 4U), recurrent_kernel (U, 4U), bias (4U) if use_bias,
+    kernel_norm/gamma, kernel_norm/beta (4U; beta only for "tfa"), recurrent_norm/gamma,
+    recurrent_norm/beta (4U; beta only for "tfa"), state_norm/gamma, state_norm/beta (U).
+    The three norms are `LayerNorm` sublayers `cell.kernel_norm`, `cell.recurrent_norm`,
+    `cell.state_norm`; `cell.kernel_norm_gamma` etc. name their weights.
 
-    Args:
+    Args (`units` by position or keyword, the others by keyword):
         units: positive int, size of h and c.
         activation: default "tanh". recurrent_activation: default "sigmoid".
         use_bias: default True. unit_forget_bias: default True (forget block of b set to 1).
@@ -65,83 +168,39 @@ class LayerNormLSTMCell(DenseRecurrentCell):
         TensorShape([2, 5, 16])
     """
 
-    gates = 4
+    norm_layers = ("kernel_norm", "recurrent_norm", "state_norm")
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        norm_gamma_initializer="ones",
-        norm_beta_initializer="zeros",
-        norm_epsilon=1e-3,
-        formulation="tfa",
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
-        self.unit_forget_bias = bool(unit_forget_bias)
+    def __init__(self, units, *, norm_gamma_initializer="ones", norm_beta_initializer="zeros",
+                 norm_epsilon=1e-3, formulation="tfa", **kwargs):
+        super().__init__(units, **kwargs)
         self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
         self.norm_beta_initializer = initializers.get(norm_beta_initializer)
         self.norm_epsilon = validation.positive_float("norm_epsilon", norm_epsilon)
         self.formulation = validation.one_of("formulation", formulation, FORMULATIONS)
+        with_beta = self.formulation == "tfa"
+        self.kernel_norm = self._norm_layer("kernel_norm", with_beta)
+        self.recurrent_norm = self._norm_layer("recurrent_norm", with_beta)
+        self.state_norm = self._norm_layer("state_norm", True)
 
-    @property
-    def state_size(self):
-        return [self.units, self.units]
+    def _norm_layer(self, name, center):
+        return LayerNorm(epsilon=self.norm_epsilon, center=center,
+                         gamma_initializer=self.norm_gamma_initializer,
+                         beta_initializer=self.norm_beta_initializer, name=name,
+                         dtype=self.dtype_policy)
 
     def build(self, input_shape):
-        bias_init = self.unit_forget_bias_initializer() if self.unit_forget_bias else None
-        self.build_dense_weights(input_shape, bias_initializer=bias_init)
-        width = 4 * self.units
-        with_beta = self.formulation == "tfa"
-        self.kernel_norm_gamma, self.kernel_norm_beta = self._norm_weights(
-            "kernel_norm", width, with_beta)
-        self.recurrent_norm_gamma, self.recurrent_norm_beta = self._norm_weights(
-            "recurrent_norm", width, with_beta)
-        self.state_norm_gamma, self.state_norm_beta = self._norm_weights(
-            "state_norm", self.units, True)
+        self.build_dense_weights(input_shape)
+        self.kernel_norm.build((None, 4 * self.units))
+        self.recurrent_norm.build((None, 4 * self.units))
+        self.state_norm.build((None, self.units))
         self.built = True
 
-    def _norm_weights(self, prefix, width, with_beta):
-        gamma = self.add_weight(shape=(width,), name=f"{prefix}_gamma",
-                                initializer=self.norm_gamma_initializer)
-        beta = None
-        if with_beta:
-            beta = self.add_weight(shape=(width,), name=f"{prefix}_beta",
-                                   initializer=self.norm_beta_initializer)
-        return gamma, beta
+    kernel_norm_gamma = property(lambda self: self.kernel_norm.gamma)
+    kernel_norm_beta = property(lambda self: self.kernel_norm.beta)
+    recurrent_norm_gamma = property(lambda self: self.recurrent_norm.gamma)
+    recurrent_norm_beta = property(lambda self: self.recurrent_norm.beta)
+    state_norm_gamma = property(lambda self: self.state_norm.gamma)
+    state_norm_beta = property(lambda self: self.state_norm.beta)
 
     def project(self, inputs, training=None):
         z = layer_norm(self.input_projection(inputs, training), self.kernel_norm_gamma,
@@ -164,7 +223,6 @@ class LayerNormLSTMCell(DenseRecurrentCell):
 
     def get_config(self):
         config = {
-            "unit_forget_bias": self.unit_forget_bias,
             "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),
             "norm_beta_initializer": initializers.serialize(self.norm_beta_initializer),
             "norm_epsilon": self.norm_epsilon,
@@ -179,15 +237,13 @@ def lstm_pointwise(projected, recurrent, c_tm1, recurrent_gamma, recurrent_beta,
     """LayerNormLSTMCell's step after `h @ U` (one XLA call in traced non-XLA code, see
     `CompiledPointwise`): returns (h', carried c')."""
     z = projected + layer_norm(recurrent, recurrent_gamma, recurrent_beta, epsilon)
-    z_i, z_f, z_g, z_o = split_gates(z, 4)
-    c = recurrent_activation(z_f) * c_tm1 + recurrent_activation(z_i) * activation(z_g)
-    c_norm = layer_norm(c, state_gamma, state_beta, epsilon)
-    h = recurrent_activation(z_o) * activation(c_norm)
-    return h, (c_norm if formulation == "tfa" else c)
+    return lstm_update(split_gates(z, 4), c_tm1, activation, recurrent_activation,
+                       state_norm=lambda c: layer_norm(c, state_gamma, state_beta, epsilon),
+                       carry_normalized=formulation == "tfa")
 
 
 @keras_serializable
-class LayerNormGRUCell(DenseRecurrentCell):
+class LayerNormGRUCell(LegacyNormWeightsLoader, DenseRecurrentCell):
     """GRU cell with layer normalization on the input and recurrent projections.
 
     Keras `GRUCell(reset_after=True)` semantics, with a layer norm (gamma, no beta; the bias
@@ -199,8 +255,10 @@ class LayerNormGRUCell(DenseRecurrentCell):
         h' = z * h + (1 - z) * n
 
     Weights, in order: kernel (D, 3U), recurrent_kernel (U, 3U), bias (2, 3U) (row 0 b_x,
-    row 1 b_h) if use_bias, kernel_norm_gamma (3U), recurrent_norm_gamma (3U). With the
-    gammas at 1 and the norms removed, this is exactly `keras.layers.GRUCell`.
+    row 1 b_h) if use_bias, kernel_norm/gamma (3U), recurrent_norm/gamma (3U): the `LayerNorm`
+    sublayers `cell.kernel_norm`, `cell.recurrent_norm` (no beta), named as
+    LayerNormLSTMCell's. With the gammas at 1 and the norms removed, this is exactly
+    `keras.layers.GRUCell`.
 
     Args:
         units, activation ("tanh"), recurrent_activation ("sigmoid"), use_bias (True), the
@@ -216,11 +274,17 @@ class LayerNormGRUCell(DenseRecurrentCell):
     """
 
     gates = 3
+    norm_layers = ("kernel_norm", "recurrent_norm")
 
     def __init__(self, units, norm_gamma_initializer="ones", norm_epsilon=1e-3, **kwargs):
         super().__init__(units, **kwargs)
         self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
         self.norm_epsilon = validation.positive_float("norm_epsilon", norm_epsilon)
+        self.kernel_norm, self.recurrent_norm = (
+            LayerNorm(epsilon=self.norm_epsilon, center=False,
+                      gamma_initializer=self.norm_gamma_initializer, name=name,
+                      dtype=self.dtype_policy)
+            for name in self.norm_layers)
 
     @property
     def state_size(self):
@@ -228,13 +292,12 @@ class LayerNormGRUCell(DenseRecurrentCell):
 
     def build(self, input_shape):
         self.build_dense_weights(input_shape, bias_shape=(2, 3 * self.units))
-        self.kernel_norm_gamma = self.add_weight(
-            shape=(3 * self.units,), name="kernel_norm_gamma",
-            initializer=self.norm_gamma_initializer)
-        self.recurrent_norm_gamma = self.add_weight(
-            shape=(3 * self.units,), name="recurrent_norm_gamma",
-            initializer=self.norm_gamma_initializer)
+        self.kernel_norm.build((None, 3 * self.units))
+        self.recurrent_norm.build((None, 3 * self.units))
         self.built = True
+
+    kernel_norm_gamma = property(lambda self: self.kernel_norm.gamma)
+    recurrent_norm_gamma = property(lambda self: self.recurrent_norm.gamma)
 
     def project(self, inputs, training=None):
         gx = layer_norm(self.input_projection(inputs, training), self.kernel_norm_gamma,
@@ -249,12 +312,8 @@ class LayerNormGRUCell(DenseRecurrentCell):
                         None, self.norm_epsilon)
         if self.use_bias:
             gh = gh + self.cast_weight(self.bias)[1]
-        x_z, x_r, x_h = split_gates(projected, 3)
-        h_z, h_r, h_h = split_gates(gh, 3)
-        z = self.recurrent_activation(x_z + h_z)
-        r = self.recurrent_activation(x_r + h_r)
-        candidate = self.activation(x_h + r * h_h)
-        h = z * h_tm1 + (1 - z) * candidate
+        h = gru_update(split_gates(projected, 3), split_gates(gh, 3), h_tm1, self.activation,
+                       self.recurrent_activation)
         return h, [h]
 
     def get_config(self):
@@ -266,15 +325,16 @@ class LayerNormGRUCell(DenseRecurrentCell):
 
 
 @keras_serializable
-class LayerNormSimpleRNNCell(DenseRecurrentCell):
+class LayerNormSimpleRNNCell(LegacyNormWeightsLoader, DenseRecurrentCell):
     """SimpleRNN cell with layer normalization (drop-in for tfa's LayerNormSimpleRNNCell)::
 
         h' = act(LN(x @ W + h @ U; gamma, no beta) + b)
 
     Weights, in order (as tfa): kernel (D, U), recurrent_kernel (U, U), bias (U) if use_bias,
-    gamma (U).
+    layernorm/gamma (U): the `LayerNorm` sublayer `cell.layernorm` (no beta), which the
+    gamma_* arguments configure, as tfa's.
 
-    Args (tfa's names and defaults):
+    Args (tfa's names and defaults; `units` by position or keyword, the others by keyword):
         units; activation "tanh"; use_bias True; layernorm_epsilon 1e-5 (> 0);
         kernel_initializer "glorot_uniform"; recurrent_initializer "orthogonal";
         bias_initializer "zeros"; gamma_initializer "ones"; kernel_/recurrent_/bias_/gamma_
@@ -289,53 +349,20 @@ class LayerNormSimpleRNNCell(DenseRecurrentCell):
     """
 
     gates = 1
+    norm_layers = ("layernorm",)
+    activation_arguments = ("activation",)  # a SimpleRNN has no recurrent_activation
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        use_bias=True,
-        layernorm_epsilon=1e-5,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        gamma_initializer="ones",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        gamma_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        gamma_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
+    def __init__(self, units, *, layernorm_epsilon=1e-5, gamma_initializer="ones",
+                 gamma_regularizer=None, gamma_constraint=None, **kwargs):
+        super().__init__(units, **kwargs)
         self.layernorm_epsilon = validation.positive_float("layernorm_epsilon",
                                                            layernorm_epsilon)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.set_weight_arguments("gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
+        self.layernorm = LayerNorm(
+            epsilon=self.layernorm_epsilon, center=False,
+            gamma_initializer=self.gamma_initializer,
+            gamma_regularizer=self.gamma_regularizer, gamma_constraint=self.gamma_constraint,
+            name="layernorm", dtype=self.dtype_policy)
 
     @property
     def state_size(self):
@@ -343,10 +370,10 @@ class LayerNormSimpleRNNCell(DenseRecurrentCell):
 
     def build(self, input_shape):
         self.build_dense_weights(input_shape)
-        self.gamma = self.add_weight(
-            shape=(self.units,), name="gamma", initializer=self.gamma_initializer,
-            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        self.layernorm.build((None, self.units))
         self.built = True
+
+    gamma = property(lambda self: self.layernorm.gamma)
 
     def project(self, inputs, training=None):
         return self.input_projection(inputs, training)
@@ -360,13 +387,7 @@ class LayerNormSimpleRNNCell(DenseRecurrentCell):
         return h, [h]
 
     def get_config(self):
-        config = super().get_config()
-        config.pop("recurrent_activation")
-        config.update({
-            "layernorm_epsilon": self.layernorm_epsilon,
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
-        })
-        return config
+        config = {"layernorm_epsilon": self.layernorm_epsilon,
+                  **self.weight_arguments_config("gamma")}
+        return {**super().get_config(), **config}
 

@@ -22,16 +22,15 @@ candidate is the plain linear map of the paper's equations by default (`activati
 any Keras activation can be chosen instead.
 """
 
-from keras import constraints, initializers, ops, regularizers
+from keras import ops
 
 from rnncells import _validation as validation
-from rnncells import activations
 from rnncells._serialization import keras_serializable
-from rnncells.cells.base import RecurrentCell
 from rnncells.cells.dense import split_gates
+from rnncells.cells.weights import KernelRecurrentCell
 
 
-class MinimalRecurrentCell(RecurrentCell):
+class MinimalRecurrentCell(KernelRecurrentCell):
     """Base of the minimal cells: one input kernel (D, gates*U) and a bias; no recurrent kernel.
 
     `project` is `dropout(x) @ kernel + bias` (one step or a whole sequence); subclasses turn a
@@ -54,22 +53,10 @@ class MinimalRecurrentCell(RecurrentCell):
     #: number of blocks of `units` columns in the kernel.
     gates = 1
 
-    def __init__(
-        self,
-        units,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
+    activation_arguments = ("activation",)
+    weight_arguments = ("kernel", "bias")
+
+    def __init__(self, units, activation=None, recurrent_dropout=0.0, **kwargs):
         if recurrent_dropout != 0:
             raise ValueError(
                 f"Invalid value for argument `recurrent_dropout`: {type(self).__name__} has no "
@@ -77,55 +64,26 @@ class MinimalRecurrentCell(RecurrentCell):
                 f"value is 0; received recurrent_dropout={recurrent_dropout!r}. Use `dropout` "
                 "for the input."
             )
-        super().__init__(dropout=dropout, recurrent_dropout=0.0, seed=seed, **kwargs)
+        super().__init__(activation=activation, **kwargs)
         self.units = validation.positive_int("units", units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
 
     @property
     def state_size(self):
         return [self.units]
 
-    @property
-    def output_size(self):
-        return self.units
-
     def build(self, input_shape):
         input_shape = self.check_step_input_shape(input_shape)
         width = self.gates * self.units
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
+        self.kernel = self.add_weight_with_arguments("kernel", (input_shape[-1], width),
+                                                     "kernel")
+        self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(width,),
-                name="bias",
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
+            self.bias = self.add_weight_with_arguments("bias", (width,), "bias")
         self.built = True
 
     def project(self, inputs, training=None):
         """dropout(x) @ kernel + bias: (B, D) -> (B, gates*U) or (B, T, D) -> (B, T, gates*U)."""
-        sequence = self.is_sequence(inputs)
-        inputs = self.apply_input_dropout(inputs, training, sequence)
-        z = ops.matmul(inputs, self.cast_weight(self.kernel))
-        if self.use_bias:
-            z = z + self.cast_weight(self.bias)
-        return z
+        return self.add_bias(self.input_projection(inputs, training))
 
     def scan_coefficients(self, projected):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement scan_coefficients().")
@@ -141,18 +99,7 @@ class MinimalRecurrentCell(RecurrentCell):
         return self.activation(projected_block)
 
     def get_config(self):
-        config = {
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "units": self.units}
 
 
 @keras_serializable

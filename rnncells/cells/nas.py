@@ -6,7 +6,7 @@ projection_weights (U, P) if projection. The 8 blocks of width U are the 8 branc
 first layer, in the order of the equations below. State order [c, m], as tfa (c first).
 """
 
-from keras import constraints, initializers, ops, regularizers
+from keras import ops
 
 from rnncells import _validation as validation
 from rnncells._serialization import keras_serializable
@@ -33,7 +33,7 @@ class NASCell(DenseRecurrentCell):
     recurrent_kernel (P or U, 8U), kernel (D, 8U), bias (8U) if use_bias, projection_weights
     (U, P) if projection.
 
-    Args (tfa's names and defaults):
+    Args (tfa's names, defaults and order; those beyond tfa by keyword):
         units: positive int, size of c (and of m without projection).
         projection: None (default) or a positive int P, the size of m and of the output.
         use_bias: default False.
@@ -56,59 +56,23 @@ class NASCell(DenseRecurrentCell):
     """
 
     gates = NAS_BASE
+    #: no activation arguments: the searched architecture fixes them (sigmoid, relu, tanh).
+    activation_arguments = ()
     #: which state the output is (m); used by `Zoneout` to zone out the output with it.
     output_state_index = 1
 
-    def __init__(
-        self,
-        units,
-        projection=None,
-        use_bias=False,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="glorot_uniform",
-        projection_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        projection_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        projection_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
-        for fixed in ("activation", "recurrent_activation"):
-            if fixed in kwargs:
-                raise ValueError(
-                    f"Invalid argument `{fixed}` for NASCell: its activations are fixed by the "
-                    f"searched architecture (sigmoid, relu, tanh); received "
-                    f"{fixed}={kwargs[fixed]!r}. Allowed: leave it out.")
-        super().__init__(
-            units,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
+    # tfa's signature (positional use included), then rnncells' additions by keyword.
+    def __init__(self, units, projection=None, use_bias=False,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="glorot_uniform",
+                 projection_initializer="glorot_uniform", bias_initializer="zeros", *,
+                 projection_regularizer=None, projection_constraint=None, **kwargs):
+        super().__init__(units, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer,
+                         bias_initializer=bias_initializer, **kwargs)
         self.projection = (None if projection is None
                            else validation.positive_int("projection", projection))
-        self.projection_initializer = initializers.get(projection_initializer)
-        self.projection_regularizer = regularizers.get(projection_regularizer)
-        self.projection_constraint = constraints.get(projection_constraint)
+        self.set_weight_arguments("projection", projection_initializer, projection_regularizer,
+                                  projection_constraint)
 
     @property
     def state_size(self):
@@ -122,26 +86,16 @@ class NASCell(DenseRecurrentCell):
         input_shape = self.check_step_input_shape(input_shape)
         width = NAS_BASE * self.units
         # tfa's order: recurrent_kernel before kernel.
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.output_size, width), name="recurrent_kernel",
-            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint)
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], width), name="kernel",
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight_with_arguments(
+            "recurrent", (self.output_size, width), "recurrent_kernel")
+        self.kernel = self.add_weight_with_arguments("kernel", (input_shape[-1], width), "kernel")
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(width,), name="bias", initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            self.bias = self.add_weight_with_arguments("bias", (width,), "bias")
         self.projection_weights = None
         if self.projection is not None:
-            self.projection_weights = self.add_weight(
-                shape=(self.units, self.projection), name="projection_weights",
-                initializer=self.projection_initializer,
-                regularizer=self.projection_regularizer,
-                constraint=self.projection_constraint)
+            self.projection_weights = self.add_weight_with_arguments(
+                "projection", (self.units, self.projection), "projection_weights")
         self.built = True
 
     def get_recurrent_dropout_mask(self, state):
@@ -154,9 +108,7 @@ class NASCell(DenseRecurrentCell):
 
     def recur(self, projected, states, training=None):
         c_tm1, m_tm1 = states[0], states[1]
-        rec = self.recurrent_projection(m_tm1, training)
-        if self.use_bias:
-            rec = rec + self.cast_weight(self.bias)
+        rec = self.add_bias(self.recurrent_projection(m_tm1, training))
         a = split_gates(projected, NAS_BASE)
         b = split_gates(rec, NAS_BASE)
         sigmoid, relu, tanh = ops.sigmoid, ops.relu, ops.tanh
@@ -175,13 +127,5 @@ class NASCell(DenseRecurrentCell):
         return m, [c, m]
 
     def get_config(self):
-        config = super().get_config()
-        for key in ("activation", "recurrent_activation"):
-            config.pop(key)
-        config.update({
-            "projection": self.projection,
-            "projection_initializer": initializers.serialize(self.projection_initializer),
-            "projection_regularizer": regularizers.serialize(self.projection_regularizer),
-            "projection_constraint": constraints.serialize(self.projection_constraint),
-        })
-        return config
+        config = {"projection": self.projection, **self.weight_arguments_config("projection")}
+        return {**super().get_config(), **config}

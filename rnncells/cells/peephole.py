@@ -7,7 +7,7 @@ output_gate_peephole_weights (U). Gate order i, f, c (candidate), o, as Keras's 
 """
 
 from rnncells._serialization import keras_serializable
-from rnncells.cells.dense import DenseRecurrentCell, split_gates
+from rnncells.cells.dense import DenseLSTMCell, split_gates
 
 PEEPHOLE_WEIGHTS = (
     "input_gate_peephole_weights",
@@ -17,7 +17,7 @@ PEEPHOLE_WEIGHTS = (
 
 
 @keras_serializable
-class PeepholeLSTMCell(DenseRecurrentCell):
+class PeepholeLSTMCell(DenseLSTMCell):
     """LSTM cell with diagonal peephole connections (Gers et al. 2002; Sak et al. 2014).
 
     The gates also look at the cell state: the input and forget gates at the previous c, the
@@ -38,7 +38,8 @@ class PeepholeLSTMCell(DenseRecurrentCell):
     forget_gate_peephole_weights, output_gate_peephole_weights (U each; initialized with
     `kernel_initializer`, as tfa).
 
-    Args (those of Keras's LSTMCell, as tfa's cell inherits them):
+    Args (those of Keras's LSTMCell, as tfa's cell inherits them; `units` by position or
+    keyword, the others by keyword):
         units: positive int, size of h and c.
         activation: default "tanh". recurrent_activation: default "sigmoid".
         use_bias: default True. unit_forget_bias: default True (forget block of b set to 1).
@@ -60,67 +61,15 @@ class PeepholeLSTMCell(DenseRecurrentCell):
         TensorShape([2, 5, 16])
     """
 
-    gates = 4
-
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
-        self.unit_forget_bias = bool(unit_forget_bias)
-
-    @property
-    def state_size(self):
-        return [self.units, self.units]
-
     def build(self, input_shape):
-        bias_init = self.unit_forget_bias_initializer() if self.unit_forget_bias else None
-        self.build_dense_weights(input_shape, bias_initializer=bias_init)
+        self.build_dense_weights(input_shape)
         for name in PEEPHOLE_WEIGHTS:
             setattr(self, name, self.add_weight(
                 shape=(self.units,), name=name, initializer=self.kernel_initializer))
         self.built = True
 
     def project(self, inputs, training=None):
-        z = self.input_projection(inputs, training)
-        if self.use_bias:
-            z = z + self.cast_weight(self.bias)
-        return z
+        return self.add_bias(self.input_projection(inputs, training))
 
     def recur(self, projected, states, training=None):
         h_tm1, c_tm1 = states[0], states[1]
@@ -133,7 +82,3 @@ class PeepholeLSTMCell(DenseRecurrentCell):
         o = self.recurrent_activation(z_o + p_o * c)
         h = o * self.activation(c)
         return h, [h, c]
-
-    def get_config(self):
-        config = {"unit_forget_bias": self.unit_forget_bias}
-        return {**super().get_config(), **config}

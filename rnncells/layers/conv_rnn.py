@@ -18,7 +18,9 @@ import keras
 
 from rnncells._serialization import keras_serializable
 from rnncells._shapes import rnn_output_shape
+from rnncells._validation import cell_instance
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell
+from rnncells.kernels import export_loop
 
 #: keyword arguments that belong to the layer, not to its cell.
 _LAYER_KWARGS = ("name", "dtype", "trainable", "activity_regularizer", "autocast",
@@ -43,8 +45,16 @@ class ConvRNN(keras.layers.RNN):
         (None, 5, 6, 6, 4)
     """
 
+    def __init__(self, cell, **kwargs):
+        super().__init__(cell_instance("cell", cell), **kwargs)
+
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         return rnn_output_shape(self, sequences_shape)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if export_loop.is_exporting():  # LiteRT/ONNX-friendly loop (rnncells.export)
+            return export_loop.run_layer(self, sequences, initial_state, mask, training)
+        return super().inner_loop(sequences, initial_state, mask, training=training)
 
 
 class _ConvSequence(ConvRNN):

@@ -27,7 +27,9 @@ import tensorflow as tf
 from keras import ops
 
 from rnncells._shapes import rnn_output_shape
+from rnncells._validation import cell_instance
 from rnncells.cells.base import RecurrentCell
+from rnncells.kernels import export_loop
 from rnncells.kernels import loop as loop_kernels
 from rnncells.kernels import statistics as statistics_kernels
 
@@ -129,6 +131,7 @@ class FusedRNN(keras.layers.RNN):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, use_fused="auto",
                  jit="auto", **kwargs):
+        cell_instance("cell", cell)
         for name, value in (("use_fused", use_fused), ("jit", jit)):
             if not (isinstance(value, bool) or value == "auto"):
                 raise ValueError(f"`{name}` must be one of {USE_FUSED}; received "
@@ -190,6 +193,8 @@ class FusedRNN(keras.layers.RNN):
         return super().compute_output_shape(sequences_shape, initial_state_shape)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        if export_loop.is_exporting() and self.fused_path != "scan":  # LiteRT/ONNX-friendly
+            return export_loop.run_layer(self, sequences, initial_state, mask, training)
         if self.fused_path == "per_step":
             return super().inner_loop(sequences, initial_state, mask=mask, training=training)
         if self.fused_path == "keras":

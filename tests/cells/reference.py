@@ -56,7 +56,8 @@ def ln_gru_step(x, h, w, eps=1e-3):
 
 def ln_simple_rnn_step(x, h, w, eps=1e-5):
     """h' = tanh(LN(xW + hU; gamma, no beta) + b)  (tensorflow-addons LayerNormSimpleRNNCell)."""
-    return np.tanh(ln(x @ w["kernel"] + h @ w["recurrent_kernel"], w["gamma"], None, eps)
+    return np.tanh(ln(x @ w["kernel"] + h @ w["recurrent_kernel"], w["layernorm_gamma"], None,
+                      eps)
                    + w["bias"])
 
 

@@ -24,7 +24,7 @@ FACTORIES = {
     "ConvLSTMCell": (lambda a: rnncells.ConvLSTMCell(1, 2, 3, activation=a), (5, 2)),
     "ConvGRUCell": (lambda a: rnncells.ConvGRUCell(2, 2, 3, activation=a,
                                                    normalization="layer"), (4, 4, 2)),
-    "IndRNNCell": (lambda a: rnncells.IndRNNCell(3, activation=a, max_timesteps=4), (2,)),
+    "IndRNNCell": (lambda a: rnncells.IndRNNCell(3, activation=a, max_steps=4), (2,)),
 }
 
 
@@ -35,9 +35,11 @@ def _discovered():
                 or not issubclass(cls, RecurrentCell)):
             continue
         try:
-            cls(3, activation="tanh")
+            cell = cls(3, activation="tanh")
         except (TypeError, ValueError):
             continue  # not a `units` cell with an activation (e.g. a wrapper)
+        if "activation" not in cell.get_config():
+            continue  # takes no activation (NASCell: fixed by its architecture)
         FACTORIES[name] = ((lambda c: lambda a: c(3, activation=a))(cls), (2,))
 
 

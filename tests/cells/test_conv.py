@@ -85,7 +85,7 @@ def np_conv_rnn(kind, x, w, strides=1, padding="valid", dilation=1, normalizatio
     outputs = []
     for t in range(x.shape[1]):
         gx = norm(np_conv(x[:, t], w["kernel"], strides, padding, dilation),
-                  w.get("input_norm_gamma")) + w["bias"]
+                  w.get("kernel_norm_gamma")) + w["bias"]
         if h is None:
             h = np.zeros(gx.shape[:-1] + (gx.shape[-1] // gates,))
             c = np.zeros_like(h)
@@ -453,15 +453,16 @@ def test_activations_and_leaky_slope_serialize():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"rank": 4}, r"`rank`.*1, 2, 3.*rank=4"),
-    ({"rank": 0}, r"`rank`.*rank=0"),
+    ({"rank": 4}, r"Rank 4 convolutions are not currently implemented.*rank=4.*1, 2, 3"),
+    ({"rank": 0}, r"rank=0"),
     ({"filters": 0}, r"`filters`.*filters=0"),
     ({"filters": -3}, r"`filters`.*filters=-3"),
     ({"kernel_size": (3, 3, 3)}, r"`kernel_size`.*tuple of 2 integers.*\(3, 3, 3\)"),
     ({"kernel_size": (3,)}, r"`kernel_size`.*kernel_size=\(3,\)"),
     ({"kernel_size": 0}, r"`kernel_size`.*kernel_size=0"),
     ({"strides": (1, 0)}, r"`strides`.*strides=\(1, 0\)"),
-    ({"strides": 2, "dilation_rate": 2}, r"`strides` and `dilation_rate`"),
+    ({"strides": 2, "dilation_rate": 2},
+     r"Specifying `strides > 1` is not compatible with `dilation_rate > 1`.*strides=\(2, 2\)"),
     ({"padding": "causal"}, r"`padding`.*'valid', 'same'.*'causal'"),
     ({"data_format": "NHWC"}, r"`data_format`.*'channels_last'.*'NHWC'"),
     ({"normalization": "batch"}, r"`normalization`.*None, 'layer', 'group'.*'batch'"),
@@ -496,8 +497,10 @@ def test_input_too_small_for_the_kernel_and_wrong_feature_shape():
     cell.build((None, 6, 6, 2))
     with pytest.raises(ValueError, match=r"built for input steps of shape \(batch, 6, 6, 2\)"):
         cell.project(np.zeros((2, 6, 6, 3), "float32"))
-    with pytest.raises(ValueError, match=r"spatial and channel dimensions.*known"):
+    with pytest.raises(ValueError, match=r"only supports static input shapes for the spatial"):
         ConvGRUCell(2, 4, 3).build((None, None, 6, 2))
+    with pytest.raises(ValueError, match=r"channel dimension of the inputs should be defined"):
+        ConvGRUCell(2, 4, 3, data_format="channels_first").build((None, None, 6, 6))
 
 
 # ---------------------------------------------------------------------- FusedRNN
@@ -534,3 +537,9 @@ def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch, cls, kwar
     for ga, gb in zip(tape.gradient(loss_a, cell.trainable_variables),
                       tape.gradient(loss_b, cell.trainable_variables)):
         np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-4)
+
+
+def test_norm_weights_are_named_like_the_dense_cells():
+    cell = ConvLSTMCell(1, filters=2, kernel_size=3, normalization="layer")
+    cell.build((None, 6, 3))
+    assert [v.name for v in cell.weights][3:] == ["kernel_norm_gamma", "recurrent_norm_gamma"]

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnncells import FusedRNN, LayerNormLSTMCell, Zoneout
 from rnncells.cells.esn import ESNCell, ESNRecurrentInitializer
 from tests.cells.test_peephole import assert_fused_matches_keras, backwards_and_row_properties_hold
 
@@ -73,7 +74,8 @@ def test_tfa_test_numbers():
                    activation=None, kernel_initializer=half, recurrent_initializer=half,
                    bias_initializer=half)
     inputs = np.array([[1.0] * 4, [2.0] * 4, [3.0] * 4], "float32")
-    out, (h,) = cell(inputs, [np.full((3, 3), 0.3, "float32")])
+    state = np.full((3, 3), 0.3, "float32")
+    out, h = cell(inputs, [state, state])  # tfa's test passes two states; h is bare
     expected = np.array([[2.77] * 3, [4.77] * 3, [6.77] * 3])
     np.testing.assert_allclose(out, expected, rtol=1e-5)
     np.testing.assert_allclose(h, expected, rtol=1e-5)
@@ -211,3 +213,100 @@ def test_go_backwards_and_row_independence():
 
 def test_fused_rnn_matches_keras_rnn():
     assert_fused_matches_keras(lambda: ESNCell(4, connectivity=0.5, leaky=0.5))
+
+
+# ------------------------------------------------------------ state structure (tfa's: bare)
+def test_state_is_one_bare_tensor_as_tfa():
+    cell = built_cell(4, 3)
+    assert cell.state_size == 4 and cell.output_size == 4
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype("float32")
+    (h0,) = cell.get_initial_state(batch_size=2)  # a list, as every Keras 3 cell's
+    assert tuple(h0.shape) == (2, 4)
+    out, h = cell(x, h0)  # out, state = cell(x, state), as with tfa's ESNCell
+    assert not isinstance(h, (list, tuple))
+    np.testing.assert_array_equal(out, h)
+    out2, h2 = cell(x, h)
+    # Keras's single-state convention for a one-item list: the structure comes back.
+    out_list, h_list = cell(x, [h])
+    assert isinstance(h_list, list) and len(h_list) == 1
+    np.testing.assert_array_equal(h_list[0], h2)
+    np.testing.assert_array_equal(out_list, out2)
+    # Keras 2 / tfa spelling of get_initial_state.
+    (h0_keras2,) = cell.get_initial_state(inputs=x, dtype="float32")
+    assert tuple(h0_keras2.shape) == (2, 4) and h0_keras2.dtype == "float32"
+
+
+class AlwaysBareESNCell(ESNCell):
+    """Mutant: returns a bare state even for `[h]`, which keras.layers.StackedRNNCells
+    mistakes for a one-item list when the batch has one row (it keeps `h[0]`)."""
+
+    def recur(self, projected, states, training=None):
+        h, _ = super().recur(projected, states, training=training)
+        return h, h
+
+
+def stacked_run(cell_class, batch, bare_initial_states):
+    """RNN(StackedRNNCells([ESN(3), ESN(2)])) -> (x, layer, (out, state1, state2)); the
+    initial states are the cells' own (lists) or bare zero tensors given by the caller."""
+    x = np.random.default_rng(batch).normal(size=(batch, 5, 2)).astype("float32")
+    cells = [cell_class(3, connectivity=1.0, seed=1), cell_class(2, connectivity=1.0, seed=2)]
+    layer = keras.layers.RNN(keras.layers.StackedRNNCells(cells), return_state=True)
+    initial = None
+    if bare_initial_states:
+        initial = [np.zeros((batch, 3), "float32"), np.zeros((batch, 2), "float32")]
+    return x, layer, layer(x, initial_state=initial)
+
+
+def bare(state):
+    """The tensor of a one-item list (the structure of a cell's own initial state)."""
+    return state[0] if isinstance(state, (list, tuple)) else state
+
+
+@pytest.mark.parametrize("bare_initial_states", [False, True])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_stacked_rnn_cells_carry_the_bare_state(batch, bare_initial_states):
+    x, layer, (out, h1, h2) = stacked_run(ESNCell, batch, bare_initial_states)
+    h1, h2 = bare(h1), bare(h2)
+    assert tuple(h1.shape) == (batch, 3) and tuple(h2.shape) == (batch, 2)
+    # The same numbers as the two cells run one after the other.
+    first = keras.layers.RNN(layer.cell.cells[0], return_sequences=True)(x)
+    second = keras.layers.RNN(layer.cell.cells[1])(first)
+    np.testing.assert_allclose(out, second, atol=1e-6)
+    np.testing.assert_allclose(h1, first[:, -1], atol=1e-6)
+
+
+def test_stacked_check_catches_the_always_bare_mutant():
+    _, _, (_, h1, h2) = stacked_run(AlwaysBareESNCell, 1, bare_initial_states=True)
+    assert [tuple(bare(h).shape) for h in (h1, h2)] != [(1, 3), (1, 2)]
+
+
+ZONEOUT_RATE = 0.2
+
+
+@pytest.mark.parametrize("make_layer, rate", [
+    (lambda cell: keras.layers.RNN(cell, return_state=True, return_sequences=True), 0.0),
+    (lambda cell: FusedRNN(cell, return_state=True, return_sequences=True), 0.0),
+    (lambda cell: keras.layers.RNN(Zoneout(cell, rate=ZONEOUT_RATE), return_state=True,
+                                   return_sequences=True), ZONEOUT_RATE),
+    (lambda cell: FusedRNN(Zoneout(cell, rate=ZONEOUT_RATE), return_state=True,
+                           return_sequences=True), ZONEOUT_RATE),
+], ids=["rnn", "fused", "zoneout_rnn", "zoneout_fused"])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_layers_run_the_bare_state_cell_like_stepping_by_hand(make_layer, rate, batch):
+    x = np.random.default_rng(0).normal(size=(batch, 4, 3)).astype("float32")
+    cell = built_cell(5, 3, leaky=0.5, connectivity=0.5)
+    outputs, state = make_layer(cell)(x)
+    (h,) = cell.get_initial_state(batch_size=batch)
+    for t in range(4):  # inference: zoneout keeps rate * previous + (1 - rate) * new
+        _, new = cell(x[:, t], h)
+        h = rate * h + (1 - rate) * new
+    np.testing.assert_allclose(state, h, atol=1e-5)
+    np.testing.assert_allclose(outputs[:, -1], h, atol=1e-5)
+
+
+def test_mixed_stack_with_a_two_state_cell():
+    x = np.random.default_rng(0).normal(size=(1, 4, 3)).astype("float32")
+    layer = keras.layers.RNN([ESNCell(3), LayerNormLSTMCell(2)], return_state=True)
+    out, (h_esn,), (h, c) = layer(x)
+    assert tuple(h_esn.shape) == (1, 3) and tuple(h.shape) == tuple(c.shape) == (1, 2)
+    np.testing.assert_allclose(out, h, atol=1e-6)

@@ -8,6 +8,8 @@ read back from the layer) in float64, after the formula is checked against autod
 short sequence. A mutant that drops the constraint (|u| = 1.1) must fail the same check.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -62,7 +64,8 @@ def test_matches_numpy_reference(activation, layer_norm):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 5, 4)).astype("float32")
     layer = keras.layers.RNN(IndRNNCell(6, activation=_activation(activation),
-                                        layer_norm=layer_norm), return_sequences=True)
+                                        normalization="layer" if layer_norm else None),
+                             return_sequences=True)
     layer.build(x.shape)
     w = randomize(layer, rng)
     expected = np_indrnn(x.astype("float64"), w, NP_ACTIVATIONS[activation], layer_norm)
@@ -118,7 +121,7 @@ def autodiff_jacobians(cell, x, h0):
 def test_jacobian_formula_matches_autodiff_on_a_short_sequence(activation):
     rng = np.random.default_rng(1)
     batch, steps, units = 2, 6, 3
-    cell = IndRNNCell(units, activation=_activation(activation), max_timesteps=steps)
+    cell = IndRNNCell(units, activation=_activation(activation), max_steps=steps)
     x = rng.normal(size=(batch, steps, 2)).astype("float32")
     cell.build((None, 2))
     cell.bias.assign(np.full(units, 0.3, "float32"))  # keep most relu units active
@@ -150,7 +153,7 @@ T, BATCH, FEATURES, UNITS = 1000, 2, 3, 4
 
 
 class MutantIndRNNCell(IndRNNCell):
-    """Deliberately broken: accepts max_timesteps but never applies the bound to u."""
+    """Deliberately broken: accepts max_steps but never applies the bound to u."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -206,14 +209,14 @@ JACOBIAN_BOUND = 2.0 * (1 + 1e-12)
 @pytest.fixture(scope="module")
 def bounded_harness():
     keras.utils.set_random_seed(0)
-    return BoundHarness(IndRNNCell(UNITS, max_timesteps=T))
+    return BoundHarness(IndRNNCell(UNITS, max_steps=T))
 
 
 @settings(max_examples=6)
 @given(u_raw=st.lists(st.floats(-3.0, 3.0), min_size=UNITS, max_size=UNITS),
        seed=st.integers(0, 2**16), learning_rate=st.sampled_from([0.01, 0.1, 1.0]),
        scale=st.sampled_from([0.1, 1.0, 3.0]))
-def test_bound_keeps_the_jacobian_at_most_two_over_max_timesteps(bounded_harness, u_raw, seed,
+def test_bound_keeps_the_jacobian_at_most_two_over_max_steps(bounded_harness, u_raw, seed,
                                                                  learning_rate, scale):
     largest, finite = bounded_harness.check(u_raw, seed, learning_rate, scale)
     u = bounded_harness.cell.recurrent_kernel.numpy().astype("float64")
@@ -224,7 +227,7 @@ def test_bound_keeps_the_jacobian_at_most_two_over_max_timesteps(bounded_harness
 
 def test_the_bound_check_fails_for_an_unconstrained_mutant():
     keras.utils.set_random_seed(0)
-    mutant = BoundHarness(MutantIndRNNCell(UNITS, max_timesteps=T))
+    mutant = BoundHarness(MutantIndRNNCell(UNITS, max_steps=T))
     largest, finite = mutant.check([1.1] * UNITS, seed=3, learning_rate=0.1, scale=1.0)
     assert not (largest <= JACOBIAN_BOUND and finite)
     assert largest > JACOBIAN_BOUND
@@ -238,10 +241,10 @@ def test_magnitude_bound_clips_magnitudes_and_keeps_signs():
     w = np.array([-3.0, -1.0, -0.1, 0.0, 0.2, 1.0, 2.0], "float32")
     expected = np.sign(w + (w == 0)) * np.clip(np.abs(w), 0.5, 1.5)
     np.testing.assert_allclose(bound(w), expected)
-    assert MagnitudeBound.for_timesteps(1000).max_abs == 2 ** (1 / 1000)
+    assert MagnitudeBound.for_steps(1000).max_abs == 2 ** (1 / 1000)
     # Bounds rounded inward to the weight's dtype: float32(2**(1/1000)) is above the bound.
     assert float(np.float32(2 ** (1 / 1000))) > 2 ** (1 / 1000)
-    clipped = MagnitudeBound.for_timesteps(1000)(np.array([5.0, -5.0], "float32"))
+    clipped = MagnitudeBound.for_steps(1000)(np.array([5.0, -5.0], "float32"))
     assert np.all(np.abs(np.asarray(clipped, "float64")) <= 2 ** (1 / 1000))
     assert np.all(np.abs(np.asarray(clipped, "float64")) ** 1000 <= 2.0)
     restored = keras.constraints.deserialize(keras.constraints.serialize(bound))
@@ -260,7 +263,7 @@ def test_magnitude_bound_bad_arguments(kwargs, match):
 
 
 def test_constraint_is_applied_after_an_optimizer_step_and_at_initialization():
-    cell = IndRNNCell(64, max_timesteps=10, recurrent_min_abs=0.5,
+    cell = IndRNNCell(64, max_steps=10, recurrent_min_abs=0.5,
                       recurrent_initializer=keras.initializers.RandomUniform(-3.0, 3.0))
     cell.build((None, 2))
     u = cell.recurrent_kernel.numpy()
@@ -274,7 +277,7 @@ def test_constraint_is_applied_after_an_optimizer_step_and_at_initialization():
 
 
 def test_paper_initialization_of_the_recurrent_weights():
-    cell = IndRNNCell(2000, max_timesteps=100)
+    cell = IndRNNCell(2000, max_steps=100)
     cell.build((None, 3))
     u = cell.recurrent_kernel.numpy()
     high = 2 ** (1 / 100)
@@ -282,7 +285,7 @@ def test_paper_initialization_of_the_recurrent_weights():
     assert u.min() >= 0 and u.max() <= np.float32(high)
     assert u.min() < 0.01 * high and u.max() > 0.99 * high
     assert abs(u.mean() - high / 2) < 0.05 * high
-    last_layer = IndRNNCell(2000, max_timesteps=100, recurrent_min_abs=0.5 ** (1 / 100))
+    last_layer = IndRNNCell(2000, max_steps=100, recurrent_min_abs=0.5 ** (1 / 100))
     last_layer.build((None, 3))
     u = last_layer.recurrent_kernel.numpy()
     assert u.min() >= np.float32(0.5 ** (1 / 100)) and u.max() <= np.float32(high)
@@ -297,8 +300,8 @@ def test_paper_initialization_of_the_recurrent_weights():
 
 
 def test_weights_shapes_and_config_round_trip():
-    cell = IndRNNCell(5, activation=rnncells.activations.LeakyReLU(0.05), max_timesteps=50,
-                      recurrent_min_abs=0.1, layer_norm=True)
+    cell = IndRNNCell(5, activation=rnncells.activations.LeakyReLU(0.05), max_steps=50,
+                      recurrent_min_abs=0.1, normalization="layer")
     layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
     x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
     outputs, state = layer(x)
@@ -307,7 +310,7 @@ def test_weights_shapes_and_config_round_trip():
         ("kernel", (3, 5)), ("recurrent_kernel", (5,)), ("bias", (5,)),
         ("kernel_norm_gamma", (5,))]
     config = cell.get_config()
-    assert config["recurrent_constraint"] is None  # the bound is rebuilt from max_timesteps
+    assert config["recurrent_constraint"] is None  # the bound is rebuilt from max_steps
     clone = IndRNNCell.from_config(config)
     assert clone.get_config() == config
     assert clone.recurrent_constraint.get_config() == cell.recurrent_constraint.get_config()
@@ -327,7 +330,7 @@ def test_keras_save_load_and_training_step(tmp_path):
     y = rng.normal(size=(8, 1)).astype("float32")
     model = keras.Sequential([
         keras.Input((6, 3)),
-        keras.layers.RNN(IndRNNCell(8, max_timesteps=6, layer_norm=True)),
+        keras.layers.RNN(IndRNNCell(8, max_steps=6, normalization="layer")),
         keras.layers.Dense(1),
     ])
     model.compile(keras.optimizers.SGD(0.05), "mse")
@@ -341,15 +344,15 @@ def test_keras_save_load_and_training_step(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
-    assert loaded.layers[0].cell.max_timesteps == 6
+    assert loaded.layers[0].cell.max_steps == 6
 
 
 def test_mixed_float16():
     x = np.random.default_rng(2).normal(size=(2, 5, 3)).astype("float32")
-    reference = keras.layers.RNN(IndRNNCell(4, layer_norm=True, activation="tanh"))
+    reference = keras.layers.RNN(IndRNNCell(4, normalization="layer", activation="tanh"))
     expected = reference(x)
     keras.mixed_precision.set_global_policy("mixed_float16")
-    layer = keras.layers.RNN(IndRNNCell(4, layer_norm=True, activation="tanh"))
+    layer = keras.layers.RNN(IndRNNCell(4, normalization="layer", activation="tanh"))
     layer.build(x.shape)
     layer.set_weights(reference.get_weights())
     out = layer(x)
@@ -377,12 +380,12 @@ def test_dropout_only_when_training():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"units": 0}, r"`units`.*units=0"),
-    ({"max_timesteps": 0}, r"`max_timesteps`.*max_timesteps=0"),
-    ({"max_timesteps": 1.5}, r"`max_timesteps`.*max_timesteps=1.5"),
+    ({"max_steps": 0}, r"`max_steps`.*max_steps=0"),
+    ({"max_steps": 1.5}, r"`max_steps`.*max_steps=1.5"),
     ({"recurrent_min_abs": -0.1}, r"`recurrent_min_abs`.*recurrent_min_abs=-0.1"),
     ({"recurrent_min_abs": 1.5}, r"`recurrent_min_abs`.*recurrent_min_abs=1.5"),
-    ({"max_timesteps": 10, "recurrent_constraint": "non_neg"},
-     r"`recurrent_constraint`.*expected None.*max_timesteps=10"),
+    ({"max_steps": 10, "recurrent_constraint": "non_neg"},
+     r"`recurrent_constraint`.*expected None.*max_steps=10"),
     ({"activation": "no_such_activation"}, r"Unknown activation 'no_such_activation'"),
     ({"dropout": -0.1}, r"`dropout`.*dropout=-0.1"),
 ])
@@ -405,7 +408,7 @@ def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch):
     monkeypatch.setattr(IndRNNCell, "project", lambda self, inputs, training=None: calls.append(
         tuple(inputs.shape)) or project(self, inputs, training=training))
     x = tf.constant(np.random.default_rng(5).normal(size=(3, 7, 2)).astype("float32"))
-    cell = IndRNNCell(4, max_timesteps=7, layer_norm=True)
+    cell = IndRNNCell(4, max_steps=7, normalization="layer")
     fused = FusedRNN(cell, return_sequences=True)
     plain = keras.layers.RNN(cell, return_sequences=True)
     with tf.GradientTape(persistent=True) as tape:
@@ -416,3 +419,64 @@ def test_fused_rnn_equals_keras_rnn_outputs_and_gradients(monkeypatch):
     for ga, gb in zip(tape.gradient(loss_a, cell.trainable_variables),
                       tape.gradient(loss_b, cell.trainable_variables)):
         np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------- renamed arguments
+OLD_ARGUMENTS = {"max_timesteps": 7, "layer_norm": True}
+NEW_ARGUMENTS = {"max_steps": 7, "normalization": "layer"}
+
+
+def _without_name(config):
+    return {k: v for k, v in config.items() if k != "name"}
+
+
+def test_renamed_arguments_still_work_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning) as record:
+        old = IndRNNCell(4, **OLD_ARGUMENTS)
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2
+    assert "Argument `layer_norm` of IndRNNCell is deprecated. Use `normalization`" in messages[0]
+    assert "Argument `max_timesteps` of IndRNNCell is deprecated. Use `max_steps`" in messages[1]
+    new = IndRNNCell(4, **NEW_ARGUMENTS)
+    assert _without_name(old.get_config()) == _without_name(new.get_config())
+    assert old.max_steps == 7 and old.normalization == "layer"
+    with pytest.warns(DeprecationWarning):
+        assert IndRNNCell(4, layer_norm=False).normalization is None
+
+
+def test_an_old_config_loads_silently_and_builds_the_same_cell():
+    new = IndRNNCell(4, **NEW_ARGUMENTS)
+    config = new.get_config()
+    for key in NEW_ARGUMENTS:
+        del config[key]
+    config.update(OLD_ARGUMENTS)  # what the previous version wrote
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = IndRNNCell.from_config(config)
+    assert _without_name(loaded.get_config()) == _without_name(new.get_config())
+    loaded.build((None, 3))
+    assert [v.name for v in loaded.weights][-1] == "kernel_norm_gamma"
+    assert loaded.recurrent_constraint.max_abs == 2 ** (1 / 7)
+
+
+def test_old_and_new_names_together_raise():
+    with pytest.raises(ValueError, match=r"`max_timesteps` is the deprecated name of "
+                                         r"`max_steps`.*max_timesteps=5 and max_steps=6"):
+        IndRNNCell(4, max_steps=6, max_timesteps=5)
+
+
+def test_magnitude_bound_for_timesteps_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match="Use `MagnitudeBound.for_steps`"):
+        old = MagnitudeBound.for_timesteps(50, min_abs=0.1)
+    assert old.get_config() == MagnitudeBound.for_steps(50, min_abs=0.1).get_config()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"recurrent_activation": "relu"}, r"`recurrent_activation` for IndRNNCell.*"
+                                       r"recurrent_activation='relu'"),
+    ({"normalization": "group"}, r"`normalization`.*'group'"),
+])
+def test_arguments_the_cell_does_not_take_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        IndRNNCell(4, **kwargs)
+    assert "recurrent_activation" not in IndRNNCell(4).get_config()

@@ -29,6 +29,11 @@ def reference_step(kind, weights):
     return lambda x, h: (ref.ln_simple_rnn_step(x, h, weights),)
 
 
+def weight_key(cell, variable):
+    """A weight's path below the cell with "_" for "/": "kernel", "kernel_norm_gamma", ..."""
+    return variable.path.rsplit(cell.name + "/", 1)[-1].replace("/", "_")
+
+
 def randomize(cell, seed=0):
     """Give every weight random values (gammas near 1) so no term is trivially identity."""
     rng = np.random.default_rng(seed)
@@ -38,7 +43,7 @@ def randomize(cell, seed=0):
         if "gamma" in w.name:
             v = 1.0 + 0.3 * v
         w.assign(v.astype("float32"))
-        values[w.name] = v
+        values[weight_key(cell, w)] = v
     return values
 
 
@@ -98,26 +103,32 @@ def test_lstm_defaults_are_tensorflow_addons_defaults():
 
 
 WEIGHT_ORDER = {
-    # tensorflow-addons order: Keras LSTMCell weights, then kernel_norm, recurrent_norm,
-    # state_norm (gamma, beta each).
+    # tensorflow-addons order and paths: Keras LSTMCell weights, then the LayerNorm sublayers
+    # kernel_norm, recurrent_norm, state_norm (gamma, beta each).
     "lstm_tfa": [("kernel", (4, 12)), ("recurrent_kernel", (3, 12)), ("bias", (12,)),
-                 ("kernel_norm_gamma", (12,)), ("kernel_norm_beta", (12,)),
-                 ("recurrent_norm_gamma", (12,)), ("recurrent_norm_beta", (12,)),
-                 ("state_norm_gamma", (3,)), ("state_norm_beta", (3,))],
+                 ("kernel_norm/gamma", (12,)), ("kernel_norm/beta", (12,)),
+                 ("recurrent_norm/gamma", (12,)), ("recurrent_norm/beta", (12,)),
+                 ("state_norm/gamma", (3,)), ("state_norm/beta", (3,))],
     "lstm_ba2016": [("kernel", (4, 12)), ("recurrent_kernel", (3, 12)), ("bias", (12,)),
-                    ("kernel_norm_gamma", (12,)), ("recurrent_norm_gamma", (12,)),
-                    ("state_norm_gamma", (3,)), ("state_norm_beta", (3,))],
+                    ("kernel_norm/gamma", (12,)), ("recurrent_norm/gamma", (12,)),
+                    ("state_norm/gamma", (3,)), ("state_norm/beta", (3,))],
     "gru": [("kernel", (4, 9)), ("recurrent_kernel", (3, 9)), ("bias", (2, 9)),
-            ("kernel_norm_gamma", (9,)), ("recurrent_norm_gamma", (9,))],
+            ("kernel_norm/gamma", (9,)), ("recurrent_norm/gamma", (9,))],
     "simple": [("kernel", (4, 3)), ("recurrent_kernel", (3, 3)), ("bias", (3,)),
-               ("gamma", (3,))],
+               ("layernorm/gamma", (3,))],
 }
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_weight_names_shapes_and_order(kind):
-    cell, _ = build(kind, units=3, features=4)
-    assert [(w.name, tuple(w.shape)) for w in cell.weights] == WEIGHT_ORDER[kind]
+def test_weight_paths_shapes_and_order(kind):
+    cell, _ = build(kind, units=3, features=4, name="cell")
+    assert [(w.path, tuple(w.shape)) for w in cell.weights] == [
+        (f"cell/{path}", shape) for path, shape in WEIGHT_ORDER[kind]]
+    # Inside a layer the paths keep the sublayer: what h5-by-name loading and the regexes
+    # that exclude norms from weight decay see.
+    layer = keras.layers.RNN(KINDS[kind][0](3, name="cell"), name="rnn")
+    layer.build((None, 5, 4))
+    assert [w.path for w in layer.weights] == [f"rnn/cell/{p}" for p, _ in WEIGHT_ORDER[kind]]
     # set_weights with a list in that order (how weights move over from tensorflow-addons)
     values = [np.full(shape, i, "float32") for i, (_, shape) in enumerate(WEIGHT_ORDER[kind])]
     cell.set_weights(values)
@@ -387,3 +398,80 @@ def test_property_inference_row_independent_of_other_rows(kind, batch, steps, fe
     for row in range(batch):
         np.testing.assert_allclose(layer(x[row:row + 1], training=False)[0], whole[row],
                                    atol=1e-5)
+
+
+# ------------------------------------------------------------- norm sublayers (tfa's layout)
+def test_simple_rnn_gamma_arguments_reach_the_layernorm_sublayer():
+    constraint = keras.constraints.MaxNorm(0.01)
+    cell = LayerNormSimpleRNNCell(5, gamma_constraint=constraint, gamma_regularizer="l2",
+                                  gamma_initializer=keras.initializers.Constant(0.7),
+                                  kernel_regularizer="l1", layernorm_epsilon=1e-4)
+    layer = keras.layers.RNN(cell)
+    layer.build((None, None, 4))
+    assert cell.layernorm.gamma is cell.gamma and cell.layernorm.beta is None
+    assert cell.layernorm.gamma.constraint is constraint
+    assert cell.layernorm.epsilon == 1e-4
+    np.testing.assert_array_equal(cell.layernorm.gamma.numpy(), np.float32(0.7))
+    # Keras's "l1" and "l2" have factor 0.01: 0.01 * sum|kernel| + 0.01 * sum(gamma^2).
+    assert len(layer.losses) == 2
+    expected = 0.01 * np.abs(cell.kernel.numpy()).sum() + 0.01 * 5 * np.float32(0.7) ** 2
+    assert np.isclose(sum(float(loss) for loss in layer.losses), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_norm_sublayer_computes_what_the_cell_uses(kind):
+    cell, _ = build(kind, units=3)
+    randomize(cell)
+    x = np.random.default_rng(0).normal(size=(2, 3 * cell.gates)).astype("float32")
+    norm = cell.layernorm if kind == "simple" else cell.kernel_norm
+    expected = ref.ln(x[:, :norm.gamma.shape[0]], norm.gamma.numpy(),
+                      None if norm.beta is None else norm.beta.numpy(), norm.epsilon)
+    np.testing.assert_allclose(norm(x[:, :norm.gamma.shape[0]]), expected, atol=1e-5)
+
+
+def test_norm_weights_can_be_frozen_or_decayed_by_path():
+    # What users of tfa did: exclude the norms from weight decay by a regex on the path.
+    layer = keras.layers.RNN(LayerNormLSTMCell(3), name="rnn")
+    layer.build((None, 2, 4))
+    norms = [w.path for w in layer.weights if "_norm/" in w.path]
+    assert len(norms) == 6 and all(p.endswith(("/gamma", "/beta")) for p in norms)
+    layer.cell.state_norm.trainable = False
+    assert len(layer.trainable_weights) == 7
+
+
+def flat_store(cell):
+    """What rnncells 0.1.0 saved for a cell: every weight under the cell, "0", "1", ..."""
+    return {str(i): w.numpy() for i, w in enumerate(cell.weights)}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_flat_layout_of_0_1_0_loads_in_order(kind):
+    source, _ = build(kind, units=3)
+    randomize(source, seed=5)
+    target, _ = build(kind, units=3)
+    store = flat_store(source)
+    target.load_own_variables(store)
+    for norm_name in target.norm_layers:  # their stores are empty in such a file
+        getattr(target, norm_name).load_own_variables({})
+    for got, want in zip(target.weights, source.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_norm_sublayer_still_rejects_an_empty_store_of_its_own():
+    cell, _ = build("lstm_tfa", units=3)
+    with pytest.raises(ValueError, match="kernel_norm"):
+        cell.kernel_norm.load_own_variables({})
+    with pytest.raises(ValueError):  # a store that is neither layout
+        cell.load_own_variables({"0": np.zeros((4, 12), "float32")})
+
+
+def test_weights_save_and_load_by_path(tmp_path):
+    inputs = keras.Input((4, 3))
+    model = keras.Model(inputs, keras.layers.RNN(LayerNormGRUCell(3))(inputs))
+    randomize(model.layers[1].cell, seed=2)
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(path)
+    clone = keras.Model(inputs, keras.layers.RNN(LayerNormGRUCell(3))(inputs))
+    clone.load_weights(path)
+    for got, want in zip(clone.weights, model.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -241,3 +241,14 @@ def test_bad_arguments_raise_value_error(cell_cls, kwargs, match):
 def test_wrong_input_rank_raises():
     with pytest.raises(ValueError, match="rank 2"):
         keras.layers.RNN(MinGRUCell(3))(np.zeros((2, 4, 3, 1), "float32"))
+
+
+@pytest.mark.parametrize("cls", [MinGRUCell, MinLSTMCell])
+def test_no_recurrent_weight_arguments(cls):
+    config = cls(4).get_config()
+    recurrent = [key for key in config if key.startswith("recurrent_")]
+    assert recurrent == ["recurrent_dropout"]
+    assert "kernel_initializer" in config and "bias_constraint" in config
+    for name, value in [("recurrent_initializer", "zeros"), ("recurrent_activation", "relu")]:
+        with pytest.raises(ValueError, match=rf"`{name}` for {cls.__name__}.*{name}='{value}'"):
+            cls(4, **{name: value})

@@ -286,3 +286,14 @@ def assert_fused_matches_keras(make_cell, features=3, seed=0, atol=1e-5):
 
 def test_fused_rnn_matches_keras_rnn():
     assert_fused_matches_keras(lambda: PeepholeLSTMCell(4))
+
+
+def test_keras2_get_initial_state_keywords():
+    # tfa's tests (Keras 2) call get_initial_state(inputs=..., batch_size=..., dtype=...).
+    cell = PeepholeLSTMCell(5)
+    inputs = np.eye(4, dtype="float32")
+    for states in (cell.get_initial_state(inputs=inputs, batch_size=4, dtype="float32"),
+                   cell.get_initial_state(inputs=inputs)):
+        assert [tuple(s.shape) for s in states] == [(4, 5), (4, 5)]
+        assert all(s.dtype == "float32" and not np.any(s) for s in states)
+    assert cell.get_initial_state(batch_size=2, dtype="float16")[1].dtype == "float16"

@@ -38,7 +38,25 @@ def test_says_what_to_install_without_matplotlib(tmp_path, capsys, monkeypatch):
     (["--cell", "NoSuchCell"], "NoSuchCell"),
     (["--cell", "ConvLSTMCell"], "cannot be built from `units` alone"),
     (["--cell", "LSTM", "--timesteps", "1"], "--timesteps"),
+    (["--cell", "Zoneout"], "Zoneout wraps another cell"),
+    (["--cell", "LSTM", "--input-scale", "nan"], "`--input-scale`: expected a finite number > 0"),
+    (["--cell", "LSTM", "--input-scale", "inf"], "received inf"),
+    (["--cell", "LSTM", "--input-scale", "0"], "received 0.0"),
+    (["--cell", "LSTM", "--input-scale", "-1"], "received -1.0"),
 ])
 def test_bad_arguments(argv, message, capsys):
     assert main(["diagnose", "--no-plot", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_zoneout_error_does_not_blame_units(capsys):
+    assert main(["diagnose", "--no-plot", "--cell", "Zoneout", "--units", "32"]) == 2
+    err = capsys.readouterr().err
+    assert "cell=32" not in err and "--cell LayerNormLSTMCell" in err
+
+
+def test_echo_state_cell_with_its_bare_state(capsys):
+    status = main(["diagnose", "--no-plot", "--cell", "ESNCell", "--timesteps", "6", "--units",
+                   "3", "--features", "2", "--batch-size", "1"])
+    assert status == 0
+    assert any(line.split()[:1] == ["ESNCell"] for line in capsys.readouterr().out.splitlines())

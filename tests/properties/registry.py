@@ -210,7 +210,7 @@ SPECS = [
             "the normalized gate's derivative w.r.t. k_f, k_i is <= 1/4 (sigma' of "
             "softplus differences, each with slope <= 1)."),
     CellSpec(
-        "IndRNNCell", lambda u: rnncells.IndRNNCell(u, max_timesteps=T_MAX),
+        "IndRNNCell", lambda u: rnncells.IndRNNCell(u, max_steps=T_MAX),
         rnncells.IndRNNCell,
         jacobian_bound=lambda cell, x: _indrnn_factor(cell) * _sqrt_n(cell),
         input_bound=lambda cell, x: _indrnn_factor(cell) * fro(cell.kernel),
@@ -341,7 +341,7 @@ MEMORY_SPECS = [
              rnncells.BatchNormGRUCell, min_units=2, max_scale=1.0,
              memory_threshold=_threshold(1e-3)),
     CellSpec("IndRNNCell+bounds",
-             lambda u: rnncells.IndRNNCell(u, max_timesteps=T_MAX,
+             lambda u: rnncells.IndRNNCell(u, max_steps=T_MAX,
                                            recurrent_min_abs=0.5 ** (1 / T_MAX),
                                            bias_initializer="ones"),
              rnncells.IndRNNCell, max_scale=0.02, memory_threshold=_indrnn_memory,

@@ -44,7 +44,7 @@ def test_no_explosion_fails_on_simple_rnn_with_recurrent_weights_times_3():
 def test_no_explosion_fails_on_indrnn_without_its_bound():
     spec = SPEC["IndRNNCell"]
     x = _x(2, 100, scale=0.01)
-    healthy = rnncells.IndRNNCell(4, max_timesteps=300, bias_initializer="ones")
+    healthy = rnncells.IndRNNCell(4, max_steps=300, bias_initializer="ones")
     tr = checks.trace(healthy, x)
     assert checks.check_no_explosion(tr, spec.jacobian_bound(healthy, x),
                                      spec.input_bound(healthy, x))

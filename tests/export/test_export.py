@@ -1,0 +1,110 @@
+"""LiteRT (builtin ops only) and ONNX exports of rnncells models, compared with `predict`.
+
+Conversions take seconds each, so the models hold many layers at once (every cell in one
+model) and the tests convert few of them. The LiteRT interpreter of `ai-edge-litert` has no
+Flex delegate: a model that needed a Select TF op fails to run there (shown on Keras's own
+`model.export`, which traces TensorList loops).
+"""
+
+import numpy as np
+import pytest
+
+import rnncells
+from rnncells.deploy import run_litert, run_onnx
+from tests.export import models
+
+pytest.importorskip("ai_edge_litert", reason="the export extra: pip install 'rnncells[export]'")
+
+TOL = 1e-5
+
+
+def _inputs(model, batch, steps, seed=0):
+    """Random inputs for `model`; the last 2 steps of row 0 are zeros (masked by Masking)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for x in model.inputs:
+        a = rng.uniform(-1, 1, (batch, steps, *x.shape[2:])).astype("float32")
+        a[0, -2:] = 0.0
+        arrays.append(a)
+    return arrays
+
+
+def _check(model, path, run, shapes, **run_kwargs):
+    for batch, steps in shapes:
+        x = _inputs(model, batch, steps)
+        expected = model.predict(x, verbose=0)
+        got = run(path, x, **run_kwargs)
+        np.testing.assert_allclose(got, expected, atol=TOL, rtol=0,
+                                   err_msg=f"batch {batch}, T {steps}")
+
+
+def _names(model):
+    return {"names": [x.name for x in model.inputs]}
+
+
+@pytest.mark.slow
+def test_every_cell_runs_in_litert_with_builtin_ops_for_any_batch(tmp_path):
+    model = models.all_cells_model()
+    path = rnncells.export(model, tmp_path / "cells.tflite")
+    _check(model, path, run_litert, [(2, 5), (3, 8), (1, 1)], **_names(model))
+
+
+@pytest.mark.slow
+def test_every_cell_runs_in_onnxruntime(tmp_path):
+    pytest.importorskip("onnxruntime")
+    model = models.all_cells_model()
+    path = rnncells.export(model, tmp_path / "cells.onnx", format="onnx")
+    _check(model, path, run_onnx, [(2, 5), (3, 8)])
+
+
+def test_conv_layers_bidirectional_and_masks_in_litert_static_batch_long_sequence(tmp_path):
+    model = models.layers_model(batch_size=2)
+    path = rnncells.export(model, tmp_path / "layers.tflite")
+    _check(model, path, run_litert, [(2, 6), (2, 1000)], **_names(model))
+
+
+@pytest.mark.slow
+def test_conv_layers_bidirectional_and_masks_in_onnxruntime(tmp_path):
+    pytest.importorskip("onnxruntime")
+    model = models.layers_model()
+    path = rnncells.export(model, tmp_path / "layers.onnx", format="onnx")
+    _check(model, path, run_onnx, [(3, 6)])
+
+
+def test_plain_keras_export_needs_flex_and_the_interpreter_says_so(tmp_path):
+    """The mutant for the checks above: Keras's own export keeps the TensorList loop, which
+    the builtin-only interpreter refuses (so a passing check means builtin ops only)."""
+    model = models.sequence_model("LayerNormGRUCell", head=False)
+    path = tmp_path / "plain.tflite"
+    model.export(str(path), format="litert", verbose=False)
+    with pytest.raises(RuntimeError, match="Flex|Select TensorFlow op"):
+        run_litert(path, _inputs(model, 2, 4)[0])
+
+
+def test_a_plain_keras_rnn_layer_is_named_in_a_warning_and_needs_flex(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.RNN(
+        rnncells.LayerNormGRUCell(2), return_sequences=True, name="plain_rnn")])
+    with pytest.warns(UserWarning, match="'plain_rnn'.*FusedRNN"):
+        path = rnncells.export(model, tmp_path / "plain.tflite")
+    with pytest.raises(RuntimeError, match="Flex|Select TensorFlow op"):
+        run_litert(path, _inputs(model, 2, 4)[0])
+
+
+def test_onnx_export_without_tf2onnx_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "tf2onnx", None)
+    model = models.sequence_model("MinGRUCell")
+    with pytest.raises(ImportError, match=r"rnncells\[export\]"):
+        rnncells.export(model, tmp_path / "m.onnx", format="onnx")
+
+
+def test_export_rejects_bad_format_and_unbuilt_models(tmp_path):
+    model = models.sequence_model("MinGRUCell")
+    with pytest.raises(ValueError, match="format='tflite'"):
+        rnncells.export(model, tmp_path / "m.tflite", format="tflite")
+    import keras
+
+    unbuilt = keras.Sequential([rnncells.FusedRNN(rnncells.MinGRUCell(2))])
+    with pytest.raises(ValueError, match="never been built or called"):
+        rnncells.export(unbuilt, tmp_path / "m.tflite")
