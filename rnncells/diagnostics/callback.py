@@ -10,9 +10,10 @@ import tensorflow as tf
 from rnncells import _validation as validation
 from rnncells.diagnostics.gradient_flow import gradient_flow
 from rnncells.diagnostics.probe import SequenceProbe, find_recurrent_cell, recurrent_inputs
+from rnncells.diagnostics.train_inference_gap import train_inference_gap
 from rnncells.diagnostics.unit_health import unit_health
 
-EVENTS = ("nan", "exploding", "vanishing", "dead", "zero_gradients")
+EVENTS = ("nan", "exploding", "vanishing", "dead", "zero_gradients", "train_inference_gap")
 
 
 class GradientHealthWarning(UserWarning):
@@ -32,7 +33,10 @@ class GradientHealth(keras.callbacks.Callback):
       weights (training mode; moving statistics such as batch norm's are restored afterwards)
       -> `weight_grad_norm` and `zero_grad_fraction` (share of
       weight entries whose gradient is exactly 0: the "Adam returns all-zero gradients"
-      symptom).
+      symptom);
+    - when the model has non-trainable variables (moving statistics: batch norm),
+      `train_inference_gap` of the probe batch -> `train_inference_gap` (relative gap of the
+      model's output between training and inference mode; statistics left unchanged).
 
     These values are written into the epoch's `logs` (prefixed by `prefix`), so `History` and
     a `keras.callbacks.TensorBoard` placed AFTER this callback in the list record them. They
@@ -41,10 +45,12 @@ class GradientHealth(keras.callbacks.Callback):
     Events: "nan" (loss, weights, outputs or gradients not finite), "exploding" / "vanishing"
     (gradient_flow verdict, thresholds `exploding_ratio` / `vanishing_ratio`), "dead"
     (dead_fraction > `dead_threshold`), "zero_gradients" (zero_grad_fraction >
-    `dead_threshold`). Each event is warned (`GradientHealthWarning`) once per epoch when
-    `warn=True`; an event in `stop_on` sets `model.stop_training = True` at the end of the
-    batch where it is seen, and is recorded in `self.stopped_reason` / `self.stopped_at`
-    ((epoch, batch)).
+    `dead_threshold`), "train_inference_gap" (a layer with moving statistics whose training-
+    and inference-mode outputs differ by more than `gap_threshold`: its statistics do not
+    describe the data, the unstable-validation symptom). Each event is warned
+    (`GradientHealthWarning`) once per epoch when `warn=True`; an event in `stop_on` sets
+    `model.stop_training = True` at the end of the batch where it is seen, and is recorded
+    in `self.stopped_reason` / `self.stopped_at` ((epoch, batch)).
 
     Args:
         x: probe inputs (batch, T, ...) of the model (a few rows is enough), or None to check
@@ -58,6 +64,7 @@ class GradientHealth(keras.callbacks.Callback):
         dead_threshold: fraction of dead units (or zero gradients) that counts as an event
             (default 0.5).
         saturation_threshold: see `unit_health` (default 0.01).
+        gap_threshold: see `train_inference_gap` (default 0.25).
         warn: emit `GradientHealthWarning`s (default True).
         prefix: prefix of the log keys (default "").
 
@@ -69,7 +76,7 @@ class GradientHealth(keras.callbacks.Callback):
 
     def __init__(self, x=None, y=None, every=None, stop_on=("nan",), vanishing_ratio=1e-4,
                  exploding_ratio=1e4, dead_threshold=0.5, saturation_threshold=0.01,
-                 warn=True, prefix=""):
+                 warn=True, prefix="", gap_threshold=0.25):
         super().__init__()
         self.x = None if x is None else np.asarray(keras.ops.convert_to_numpy(x))
         self.y = None if y is None else keras.ops.convert_to_numpy(y)
@@ -83,6 +90,7 @@ class GradientHealth(keras.callbacks.Callback):
         self.dead_threshold = validation.unit_interval("dead_threshold", dead_threshold,
                                                        closed_high=True)
         self.saturation_threshold = saturation_threshold
+        self.gap_threshold = validation.positive_float("gap_threshold", gap_threshold)
         self.warn = bool(warn)
         self.prefix = prefix
         self.history = []
@@ -145,6 +153,10 @@ class GradientHealth(keras.callbacks.Callback):
             norm, zero = self._weight_gradients()
             values["weight_grad_norm"] = norm
             values["zero_grad_fraction"] = zero
+        gap = None
+        if self.model.non_trainable_weights:
+            gap = train_inference_gap(self.model, self.x, threshold=self.gap_threshold)
+            values["train_inference_gap"] = gap.output_gap
         self._latest = values
         self.history.append({"epoch": self._epoch, "batch": batch, **values})
         if flow.verdict == "nan" or not np.isfinite(values.get("weight_grad_norm", 0.0)):
@@ -156,6 +168,13 @@ class GradientHealth(keras.callbacks.Callback):
         if health.relu_units and health.dead_fraction > self.dead_threshold:
             self._event("dead", batch, f"{health.dead_fraction:.0%} of the ReLU units are dead "
                         "on the probe batch")
+        if gap is not None and gap.statistics_gap > self.gap_threshold:
+            self._event("train_inference_gap", batch,
+                        f"training- and inference-mode outputs differ by {gap.output_gap:.3g} "
+                        f"(relative) on the probe batch, most in layer "
+                        f"{gap.statistics_layer!r} ({gap.statistics_gap:.3g}): its moving "
+                        "statistics do not describe "
+                        "the data yet (see rnncells.diagnostics.train_inference_gap)")
         if values.get("zero_grad_fraction", 0.0) > self.dead_threshold:
             self._event("zero_gradients", batch, f"{values['zero_grad_fraction']:.0%} of the "
                         "weight gradients are exactly zero")

@@ -31,6 +31,7 @@ from rnncells._validation import cell_instance
 from rnncells.cells.base import RecurrentCell
 from rnncells.kernels import export_loop
 from rnncells.kernels import loop as loop_kernels
+from rnncells.kernels import statistics as statistics_kernels
 
 USE_FUSED = ("auto", True, False)
 PATHS = ("loop", "scan", "keras", "per_step")
@@ -198,6 +199,13 @@ class FusedRNN(keras.layers.RNN):
             return super().inner_loop(sequences, initial_state, mask=mask, training=training)
         if self.fused_path == "keras":
             return self._keras_inner_loop(sequences, initial_state, mask, training)
+        if self.fused_path == "loop" and statistics_kernels.handles(self.cell):
+            # Running statistics (batch norm): their own kernel, masked sequences included.
+            return statistics_kernels.run_sequence(
+                self.cell, sequences, list(initial_state), mask=mask,
+                go_backwards=self.go_backwards, training=training,
+                return_sequences=self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask)
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         if mask is not None and not fuses_masks(self.cell):

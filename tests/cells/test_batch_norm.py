@@ -30,12 +30,15 @@ def make_cell(kind, units=3, **kwargs):
 
 
 def randomize(cell, seed=0):
-    """Random weights (gammas ~ 1, moving variances > 0) so no term is trivially identity."""
+    """Random weights (gammas ~ 1, moving variances > 0) so no term is trivially identity;
+    update counts 0-20, so the warm-up momentum min(momentum, (1 + n) / (10 + n)) varies."""
     rng = np.random.default_rng(seed)
     for w in cell.weights:
         v = rng.normal(0.0, 0.5, size=w.shape)
         if "gamma" in w.name or "variance" in w.name:
             v = 1.0 + 0.3 * np.abs(v)
+        if "count" in w.name:
+            v = rng.integers(0, 21, size=w.shape)
         w.assign(v.astype("float32"))
 
 
@@ -304,7 +307,7 @@ def test_weights_shapes_and_state(kind):
     assert shapes["kernel"] == (5, gates * 3)
     assert shapes["kernel_norm_moving_mean"] == (7, gates * 3)
     assert shapes["recurrent_norm_moving_variance"] == (7, gates * 3)
-    assert len(cell.non_trainable_weights) == 2 * len(NORMS[kind])
+    assert len(cell.non_trainable_weights) == 3 * len(NORMS[kind])  # mean, variance, count
     np.testing.assert_allclose(cell.kernel_norm_gamma.numpy(), 0.1)  # the paper's init
     assert ("state_norm_beta" in shapes) == (kind == "lstm")
 

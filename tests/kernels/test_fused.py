@@ -199,10 +199,12 @@ def test_dropout_masks_match_keras_and_the_backward_reuses_the_forward_masks(bac
 @pytest.mark.parametrize("make_cell", [lambda u: rnncells.BatchNormLSTMCell(u),
                                        lambda u: rnncells.BatchNormGRUCell(u)],
                          ids=["BatchNormLSTMCell", "BatchNormGRUCell"])
-@pytest.mark.parametrize("masked,go_backwards", [(False, False), (True, False), (True, True)])
+@pytest.mark.parametrize("masked,go_backwards", [(False, False), (False, True)])
 def test_batch_norm_cells_in_training_match_keras_rnn(make_cell, masked, go_backwards):
-    # Per-step batch statistics: the sequence-wide project must use step t at position t;
-    # with a mask the rows' step counters diverge, so the layer runs those per step.
+    # Per-step batch statistics: the sequence-wide project must use step t at position t.
+    # Masked: FusedRNN leaves padded entries out of the statistics, which keras.layers.RNN
+    # (the cell does not see its mask) cannot; tests/cells/test_batch_norm_statistics.py
+    # compares that case with a NumPy reference.
     assert_fused_matches_rnn(make_cell, _features, batch=3, steps=4, features=3, units=3,
                              seed=2, masked=masked, go_backwards=go_backwards,
                              return_sequences=True, random_initial_state=False,
