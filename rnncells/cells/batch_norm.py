@@ -319,8 +319,10 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
 
         x (N, R, W) float32, idx (N, R) int32 (each row's step), weight (N, R) (0: padded).
         Rows of one position at the same step form a group (padded rows excluded). Returns,
-        per row, its group's mean and biased variance (N, R, W) and size (N, R). Groups are
-        keyed by their first row, so the cost does not grow with max_steps; synchronized
+        per row, its group's mean and biased variance (N, R, W) and size (N, R), and the
+        groups themselves: None, or, for synchronized replicas, the per-step statistics
+        (idx (N, S), mean, biased variance (N, S, W), size (N, S)) with S = max_steps. Groups
+        are keyed by their first row, so the cost does not grow with max_steps; synchronized
         replicas key them by step instead (the same key on every replica).
         """
         positions, rows = ops.shape(idx)[0], ops.shape(idx)[1]
@@ -340,14 +342,24 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         counts = ops.segment_sum(flat_w, keys, num_segments=segments)
         sums = ops.segment_sum(flat_x * flat_w[:, None], keys, num_segments=segments)
         counts, sums = self._all_reduce([counts, sums])
-        means = ops.take(sums / ops.maximum(counts, 1.0)[:, None], keys, axis=0)
-        squares = ops.segment_sum(ops.square(flat_x - means) * flat_w[:, None], keys,
-                                  num_segments=segments)
+        means = sums / ops.maximum(counts, 1.0)[:, None]
+        squares = ops.segment_sum(ops.square(flat_x - ops.take(means, keys, axis=0))
+                                  * flat_w[:, None], keys, num_segments=segments)
         (squares,) = self._all_reduce([squares])
-        variances = ops.take(squares / ops.maximum(counts, 1.0)[:, None], keys, axis=0)
+        variances = squares / ops.maximum(counts, 1.0)[:, None]
+        groups = None
+        if self._replicas() is not None:  # the all-reduced groups, identical on every replica
+            steps = ops.arange(per_position, dtype="int32")[None] + ops.zeros_like(idx[:, :1])
+            groups = (steps,
+                      ops.reshape(sums / ops.maximum(counts, 1.0)[:, None],
+                                  (positions, per_position, width)),
+                      ops.reshape(squares / ops.maximum(counts, 1.0)[:, None],
+                                  (positions, per_position, width)),
+                      ops.reshape(counts, (positions, per_position)))
         shape = ops.shape(x)
-        return (ops.reshape(means, shape), ops.reshape(variances, shape),
-                ops.reshape(ops.take(counts, keys, axis=0), ops.shape(idx)))
+        return (ops.reshape(ops.take(means, keys, axis=0), shape),
+                ops.reshape(ops.take(variances, keys, axis=0), shape),
+                ops.reshape(ops.take(counts, keys, axis=0), ops.shape(idx)), groups)
 
     def _shared_moments(self, x, weight):
         """Batch statistics when every row of a position is at the same step.
@@ -378,25 +390,39 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         moving_variance = ops.take(getattr(self, f"{prefix}_moving_variance"), idx, axis=0)
         if not training:
             return (x - moving_mean) * ops.rsqrt(moving_variance + self.epsilon)
+        groups = None
         if shared:
             mean, variance, count = self._shared_moments(x, weight)
         else:
             weight = ops.ones_like(x[:, :, 0]) if weight is None else weight
-            mean, variance, count = self._grouped_moments(x, idx, weight)
+            mean, variance, count, groups = self._grouped_moments(x, idx, weight)
         if weight is not None:  # a row alone in an empty (fully padded) group: moving stats
             has_stats = count[:, :, None] > 0
             mean = ops.where(has_stats, mean, moving_mean)
             variance = ops.where(has_stats, variance, moving_variance)
         y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if groups is not None:
+            # Synchronized replicas record the global groups, not their own rows: a row's part
+            # of its group (1 / global size) only adds up to 1 over ALL replicas' rows, so per
+            # replica the update would be partial (or missing where a replica has no rows of a
+            # step); the groups are the same on every replica, and so are the updates.
+            idx, mean, variance, count = groups
+            self._record(prefix, (idx, ops.cast(count > 0, "float32"), ops.stop_gradient(
+                mean), ops.stop_gradient(self._unbiased(variance, count))))
+            return y
         # share: the row's part of its group's statistics (all parts of a group add up to 1)
         if shared:
             share = ops.cast(count > 0, "float32")
         else:
             share = weight / ops.maximum(count, 1.0)
-        unbiased = variance * (count / ops.maximum(count - 1.0, 1.0))[:, :, None]
         self._record(prefix, (idx, share, ops.stop_gradient(mean),
-                              ops.stop_gradient(unbiased)))
+                              ops.stop_gradient(self._unbiased(variance, count))))
         return y
+
+    @staticmethod
+    def _unbiased(variance, count):
+        """The unbiased variance n / (n - 1) * variance of groups of size `count` (..., N)."""
+        return variance * (count / ops.maximum(count - 1.0, 1.0))[..., None]
 
     def _lean(self, training, weight):
         """Whether the lean batch norm runs: training, every row of a position at one step,

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 
+import rnncells
 from rnncells import BatchNormLSTMCell, FusedRNN
 from tests.cells.batch_norm_reference import NORMS, BatchNormReference
 from tests.cells.test_batch_norm import BatchStatisticsAtInference
@@ -122,7 +123,11 @@ def test_mirrored_strategy_synchronized_matches_single_device():
     updates the statistics. Runs in a fresh process: the logical devices must be configured
     before TensorFlow runs any op."""
     script = os.path.join(os.path.dirname(__file__), "batch_norm_mirrored.py")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # the subprocess imports the rnncells under test (not whichever checkout is installed)
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(rnncells.__file__)))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": os.pathsep.join(filter(None, [package_root,
+                                                       os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, script], capture_output=True, text=True, env=env,
                           timeout=300, cwd=os.path.dirname(os.path.dirname(
                               os.path.dirname(__file__))))
