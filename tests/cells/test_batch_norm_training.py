@@ -119,9 +119,10 @@ def test_moving_statistics_match_population_after_training():
 @pytest.mark.slow
 def test_mirrored_strategy_synchronized_matches_single_device():
     """2 logical CPUs, synchronized=True (unrolled): one epoch == one device on the same global
-    batches (weights and moving statistics, 1e-4); synchronized=False in the rolled loop also
-    updates the statistics. Runs in a fresh process: the logical devices must be configured
-    before TensorFlow runs any op."""
+    batches (weights and moving statistics, 1e-4; LSTM, and GRU with pre-padded rows at
+    different steps); synchronized=False in the rolled loop also updates the statistics.
+    Runs in a fresh process: the logical devices must be configured before TensorFlow runs
+    any op."""
     script = os.path.join(os.path.dirname(__file__), "batch_norm_mirrored.py")
     # the subprocess imports the rnncells under test (not whichever checkout is installed)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(rnncells.__file__)))
@@ -136,6 +137,9 @@ def test_mirrored_strategy_synchronized_matches_single_device():
     assert result["replicas"] == 2
     assert result["max_weight_difference"] <= 1e-4
     assert result["max_moving_statistics_difference"] <= 1e-4
+    # rows at different steps (a replica without rows at some step): still the same numbers
+    assert result["gru_masked_max_weight_difference"] <= 1e-4
+    assert result["gru_masked_max_moving_statistics_difference"] <= 1e-4
     assert result["moving_statistics_changed"]
     assert result["loop_error_mentions_unroll"]
     # the default (synchronized=False, rolled) also updates the statistics under the strategy
