@@ -79,11 +79,14 @@ import rnncells  # noqa: E402
 from rnncells.kernels.scan import linear_scan, sequential_scan  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ROUTE_TABLE = Path(rnncells.__file__).resolve().parent / "layers" / "route_table.py"
 DEFAULT_CELLS = ("LayerNormLSTMCell", "LayerNormGRUCell", "LayerNormSimpleRNNCell",
                  "MinGRUCell", "MinLSTMCell")
 LOOP_PATHS = ("rnn", "fused", "keras")
 FIT_PATHS = ("rnn_fit", "fused_fit", "keras_fit")
-ALL_PATHS = LOOP_PATHS + FIT_PATHS
+#: The routes FusedRNN(use_fused="auto") chooses between, as sweep paths (see --routes).
+ROUTE_PATHS = ("rnn", "fused_loop", "fused_xla", "fused_batched")
+ALL_PATHS = LOOP_PATHS + FIT_PATHS + ROUTE_PATHS[1:]
 MODES = ("infer", "train")
 CSV_FIELDS = ("point", "cell", "mode", "batch", "timesteps", "input", "units", "path",
               "median_ms", "min_ms", "repeats", "gflop", "gflops_per_s", "fraction_of_peak",
@@ -128,11 +131,6 @@ def _cpu_model():
 
 def memory_device():
     return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
-
-
-def fused_rnn_class():
-    """rnncells.FusedRNN if this rnncells has it, else None (the fused rows are skipped)."""
-    return getattr(rnncells, "FusedRNN", None)
 
 
 # ----------------------------------------------------------------------------- timing
@@ -197,13 +195,19 @@ def matmul_gflops(m, k, n, warmup=2, repeats=7):
 
 
 # ----------------------------------------------------------------------------- models
+#: Cells whose sweep builds something other than `Cell(units)` on (B, T, I) inputs.
+CONV_CELLS = ("ConvLSTMCell", "ConvGRUCell")
+#: Length of the spatial axis of the rank-1 convolutional cells' steps: (B, T, L, I).
+CONV_LENGTH = 8
+
+
 def available_cells():
-    """rnncells cells of rank-2 steps that build from `Cell(units)` alone (dense cells)."""
+    """Every rnncells cell the sweep can build: the dense cells, the rank-1 convolutional
+    cells (steps (B, L, I)) and Zoneout (around a PeepholeLSTMCell)."""
     names = []
     for name in getattr(rnncells, "__all__", []):
         cls = getattr(rnncells, name, None)
-        if name.endswith("Cell") and isinstance(cls, type) and getattr(
-                cls, "step_input_rank", None) == 2:
+        if isinstance(cls, type) and issubclass(cls, rnncells.cells.base.RecurrentCell):
             names.append(name)
     return names
 
@@ -212,34 +216,60 @@ def make_cell(name, units):
     if name.startswith("keras."):
         return getattr(keras.layers, name.split(".", 1)[1])(units)
     cls = getattr(rnncells, name, None)
-    if cls is None:
+    if name not in available_cells():
         raise ValueError(
             f"Invalid value for argument `--cells`: unknown cell {name!r}; allowed: "
-            f"{', '.join(available_cells())} or keras.LSTMCell / keras.GRUCell.")
+            f"{', '.join(available_cells())}, 'all', or keras.LSTMCell / keras.GRUCell.")
+    if name in CONV_CELLS:
+        return cls(1, filters=units, kernel_size=3, padding="same")
+    if name == "Zoneout":
+        return cls(rnncells.PeepholeLSTMCell(units), rate=0.1)
     return cls(units)
 
 
+def step_shape(cell_name, features):
+    """The shape of one input step (without batch) the sweep feeds `cell_name`."""
+    return (CONV_LENGTH, features) if cell_name in CONV_CELLS else (features,)
+
+
 def reference_layer_name(cell_name):
-    if "LSTM" in cell_name:
+    if "LSTM" in cell_name or cell_name == "Zoneout":
         return "LSTM"
     if "GRU" in cell_name:
         return "GRU"
     return "SimpleRNN"
 
 
+#: FusedRNN options of the fused paths: `fused` is what a user gets (`use_fused="auto"`,
+#: the measured route table); the others force one route of it, to measure that route.
+FUSED_OPTIONS = {
+    "fused": {},
+    "fused_loop": dict(use_fused=True, jit=False),
+    "fused_xla": dict(use_fused=True, jit=True),
+    "fused_batched": dict(use_fused=True, jit=False, backward="batched"),
+}
+
+
 def make_recurrent_layer(path, cell_name, units):
-    """The recurrent layer of `path` ("rnn", "fused", "keras", with or without "_fit")."""
+    """The recurrent layer of `path` ("rnn", "fused*", "keras", with or without "_fit")."""
     kind = path.replace("_fit", "")
     if kind == "rnn":
+        if cell_name in CONV_CELLS:  # keras.layers.RNN takes no rank-3 states: Keras's
+            # per-step loop as FusedRNN runs it on its per-step route
+            return rnncells.FusedRNN(make_cell(cell_name, units), use_fused=False)
         return keras.layers.RNN(make_cell(cell_name, units))
-    if kind == "fused":
-        return fused_rnn_class()(make_cell(cell_name, units))
+    if kind in FUSED_OPTIONS:
+        return rnncells.FusedRNN(make_cell(cell_name, units), **FUSED_OPTIONS[kind])
+    if cell_name in CONV_CELLS:
+        return getattr(keras.layers, f"Conv{reference_layer_name(cell_name)}1D")(
+            units, 3, padding="same")
     return getattr(keras.layers, reference_layer_name(cell_name))(units)
 
 
 def make_model(path, cell_name, timesteps, features, units):
     layer = make_recurrent_layer(path, cell_name, units)
-    model = keras.Sequential([keras.Input((timesteps, features)), layer, keras.layers.Dense(1)])
+    model = keras.Sequential([keras.Input((timesteps, *step_shape(cell_name, features))),
+                              layer, keras.layers.Flatten(), keras.layers.Dense(1)])
     return model, layer
 
 
@@ -317,6 +347,94 @@ def sweep_configs(args):
             for cell in args.cells for (b, t, i, h) in unique]
 
 
+#: The grid of `--routes`: batch x units at T = ROUTE_TIMESTEPS (per-step costs grow ~linearly
+#: in T on every route, so the ratios barely move with T: see the sweep's T axis). Conv cells
+#: (spatial length CONV_LENGTH) stop at ROUTE_CONV_MAX.
+ROUTE_BATCH = (1, 32, 256)
+ROUTE_UNITS = (32, 128, 512)
+ROUTE_TIMESTEPS = 25
+ROUTE_CONV_MAX = (32, 128)
+#: XLA is measured where a step holds at most this many batch * units elements (above it,
+#: XLA's single-threaded CPU matmuls lose by far and compile for tens of seconds).
+ROUTE_XLA_MAX = 32 * 128
+
+
+def route_paths(cell_name, batch, units, mode):
+    """The FusedRNN routes worth timing for one cell, shape and mode (sweep path names)."""
+    spec = make_cell(cell_name, 1).fused_spec()
+    paths = ["rnn", "fused_loop"]
+    if spec.scan:  # the scan takes neither the loop's XLA nor its backward
+        return paths
+    if batch * units <= ROUTE_XLA_MAX:
+        paths.append("fused_xla")
+    if (mode == "train" and spec.batchable and spec.backward != "autodiff" and batch > 1
+            and cell_name not in CONV_CELLS):
+        paths.append("fused_batched")
+    return paths
+
+
+def route_configs(args):
+    """One configuration per cell and grid point, each its own interleaved group."""
+    configs = []
+    for cell in args.cells:
+        conv = cell in CONV_CELLS
+        for b in args.batch:
+            for h in args.units:
+                if conv and (b > ROUTE_CONV_MAX[0] or h > ROUTE_CONV_MAX[1]):
+                    continue
+                for t in args.timesteps:
+                    configs += [Config("routes", cell, b, t, h, h,
+                                       route_paths(cell, b, h, mode), (mode,))
+                                for mode in args.modes]
+    return configs
+
+
+#: Sweep path -> FusedRNN route (rnncells.layers.routes.ROUTES).
+PATH_ROUTES = {"rnn": "per_step", "fused_loop": "fused", "fused_xla": "fused_xla",
+               "fused_batched": "fused_batched"}
+
+
+def route_table(rows):
+    """{cell: {mode: [(batch, units, fastest route, its speed-up over RNN(cell)), ...]}}."""
+    best = {}
+    for row in rows:
+        if row["point"] != "routes" or row.get("median_ms") is None:
+            continue
+        key = (row["cell"], row["mode"], row["batch"], row["units"])
+        best.setdefault(key, {})[PATH_ROUTES[row["path"]]] = row["median_ms"]
+    table = {}
+    for (cell, mode, batch, units), times in sorted(best.items()):
+        route = min(times, key=times.get)
+        speedup = times.get("per_step", float("nan")) / times[route]
+        table.setdefault(cell, {}).setdefault(mode, []).append(
+            (batch, units, route, round(speedup, 2)))
+    return table
+
+
+def write_route_table(table, machine, path):
+    lines = [
+        '"""The measured route table of `rnncells.layers.routes` (generated; do not edit).',
+        "",
+        "Regenerate: python -m benchmarks.sweep --routes",
+        "Each entry: (batch, units, fastest route, its speed-up over keras.layers.RNN(cell)),",
+        f"training step / inference at T={ROUTE_TIMESTEPS}, medians of interleaved rounds.",
+        '"""',
+        "",
+        f"MACHINE = {machine!r}",
+        "",
+        "MEASURED = {",
+    ]
+    for cell, modes in table.items():
+        lines.append(f"    {cell!r}: {{")
+        for mode, points in modes.items():
+            lines.append(f"        {mode!r}: [")
+            lines += [f"            {tuple(p)!r}," for p in points]
+            lines.append("        ],")
+        lines.append("    },")
+    lines.append("}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def point_configs(args):
     fit = FIT_PATHS if args.fit else ()
     t_growth = (100, 800) if args.quick else (100, 200, 400, 800)
@@ -378,15 +496,11 @@ def _build_calls(index, config, calls, info, log):
     return the rows of paths that were skipped or failed."""
     rows = []
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(config.batch, config.timesteps, config.features)).astype("float32")
+    x = rng.normal(size=(config.batch, config.timesteps,
+                         *step_shape(config.cell, config.features))).astype("float32")
     y = rng.normal(size=(config.batch, 1)).astype("float32")
     x_t, y_t = tf.constant(x), tf.constant(y)
     for path in config.paths:
-        if path.startswith("fused") and fused_rnn_class() is None:
-            log(f"  skip {path}: rnncells.FusedRNN is not available in this checkout")
-            rows += [{**_shape(config), "path": path, "mode": mode,
-                      "note": "skipped: no rnncells.FusedRNN"} for mode in config.modes]
-            continue
         keras.utils.set_random_seed(0)
         try:
             model, layer = make_model(path, config.cell, config.timesteps, config.features,
@@ -573,6 +687,12 @@ def build_parser():
         prog="python -m benchmarks.sweep",
         description="Time FusedRNN vs keras.layers.RNN(cell) vs Keras LSTM/GRU (inference "
                     "and training step), write CSV/JSON to benchmarks/results/.")
+    parser.add_argument("--routes", action="store_true",
+                        help="time every route FusedRNN(use_fused='auto') chooses between, for "
+                             "every cell (default --cells all) on the route grid, and write the "
+                             "table it chooses from (--route-table)")
+    parser.add_argument("--route-table", type=Path, default=ROUTE_TABLE,
+                        help=f"where --routes writes the table (default {ROUTE_TABLE})")
     parser.add_argument("--quick", action="store_true",
                         help="a small sweep, under 2 minutes on a 2-core CPU")
     parser.add_argument("--cells", nargs="+", default=None,
@@ -619,9 +739,14 @@ def build_parser():
 def resolve_args(args):
     quick = args.quick
     if args.cells is None:
-        args.cells = ["MinGRUCell"] if quick else list(DEFAULT_CELLS)
+        args.cells = (available_cells() if args.routes else
+                      ["MinGRUCell"] if quick else list(DEFAULT_CELLS))
     elif args.cells == ["all"]:
         args.cells = available_cells()
+    if args.routes:  # the route grid unless given
+        args.batch = args.batch or list(ROUTE_BATCH)
+        args.units = args.units or list(ROUTE_UNITS)
+        args.timesteps = args.timesteps or [ROUTE_TIMESTEPS]
     args.center = args.center or [32, 100, 128, 128]
     args.batch = args.batch or ([] if quick else [1, 8, 128])
     args.timesteps = args.timesteps or ([] if quick else [25, 400])
@@ -658,8 +783,6 @@ def _main(argv, out):
     log(f"machine: {machine['cpu']}, {machine['cores']} cores, GPU: "
         f"{', '.join(machine['gpus']) or 'none'}, TensorFlow {machine['tensorflow']}, "
         f"Keras {machine['keras']}")
-    if fused_rnn_class() is None:
-        log("note: rnncells.FusedRNN is not available in this checkout: fused rows are skipped")
 
     n = args.matmul_size
     peak = matmul_gflops(n, n, n)
@@ -672,7 +795,11 @@ def _main(argv, out):
     for name, value in throughput.items():
         log(f"matmul throughput {name}: {value:.1f} GFLOP/s")
 
-    configs = [] if args.points_only else sweep_configs(args)
+    if args.routes:
+        args.points = False
+        configs = route_configs(args)
+    else:
+        configs = [] if args.points_only else sweep_configs(args)
     if args.points or args.points_only:
         configs += point_configs(args)
     groups = {}  # interleaved together: a cell's sweep, or one named point
@@ -702,14 +829,19 @@ def _main(argv, out):
         "machine": machine,
         "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "matmul_gflops": throughput,
-        "fused_available": fused_rnn_class() is not None,
         "rows": rows,
         "ratios": entries,
         "summary": summary,
         "elapsed_s": elapsed,
     }
-    paths = write_results(result, args.out, machine["device"].lower(),
-                          "quick" if args.quick else "full")
+    kind = "routes" if args.routes else "quick" if args.quick else "full"
+    if args.routes:
+        result["route_table"] = route_table(rows)
+        write_route_table(result["route_table"], f"{machine['cpu']}, {machine['cores']} "
+                          f"cores, TensorFlow {machine['tensorflow']}, {machine['date_utc']}",
+                          args.route_table)
+        log(f"wrote the route table {args.route_table}")
+    paths = write_results(result, args.out, machine["device"].lower(), kind)
     log(f"\nwrote {paths[0]} and {paths[1]} ({elapsed:.0f} s)")
     return result, paths
 

@@ -67,6 +67,7 @@ from keras import initializers, ops
 
 from rnncells import _validation as validation
 from rnncells._serialization import keras_serializable
+from rnncells.cells.base import FusedSpec
 from rnncells.cells.dense import DenseRecurrentCell, split_gates
 
 #: largest max_steps whose step counter every compute dtype represents exactly.
@@ -87,9 +88,12 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
     See the module docstring for the semantics; the arguments are documented on the cells.
     """
 
-    #: `project` needs the step index held in the last state (`start_step`), so a wrapper or
-    #: kernel that calls `project` itself must pass it; the step counter state is bookkeeping.
-    project_reads_step_state = True
+    def fused_spec(self):
+        """`project` needs the step index held in the last state (`start_step`), so a wrapper
+        or kernel that calls `project` itself must pass it; the step counter state is
+        bookkeeping. Running statistics: TensorFlow's backward, masked sequences per step."""
+        return FusedSpec(backward="autodiff", batchable=False, fuse_masks=False,
+                         project_start_step=True)
 
     def __init__(self, units, momentum=0.99, epsilon=1e-3, gamma_initializer=0.1,
                  beta_initializer="zeros", max_steps=100, synchronized=False, mask_value=None,

@@ -8,6 +8,8 @@ random linear loss with respect to the input, the initial states and every train
 whole sequence, shows the property catches a broken fused path.
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 import rnncells
 from rnncells import FusedRNN
 from rnncells.kernels import loop as loop_module
+from rnncells.kernels import scan as scan_module
 from rnncells.layers import fused_rnn as fused_module
 
 ATOL = RTOL = 1e-5
@@ -32,7 +35,9 @@ def _conv_gru(units):
 
 
 def _batched(cell):
-    cell.fused_backward = "batched"  # the kernel's other hand-written backward
+    """The cell, with its spec asking for the kernel's other hand-written backward."""
+    spec = dataclasses.replace(cell.fused_spec(), backward="batched")
+    cell.fused_spec = lambda: spec
     return cell
 
 
@@ -186,8 +191,7 @@ def test_dropout_masks_match_keras_and_the_backward_reuses_the_forward_masks(bac
     # so equal gradients show it re-installed the forward's masks.
     def make_cell(units):
         cell = rnncells.LayerNormLSTMCell(units, dropout=0.4, recurrent_dropout=0.4, seed=7)
-        cell.fused_backward = backward
-        return cell
+        return _batched(cell) if backward == "batched" else cell
 
     for masked in (False, True):
         assert_fused_matches_rnn(make_cell, _features, batch=3, steps=4, features=3, units=4,
@@ -241,8 +245,7 @@ def test_spy_proves_the_fused_loop_ran(monkeypatch):
 
 
 def test_spy_proves_the_parallel_scan_ran_for_linear_recurrences(monkeypatch):
-    scan = pytest.importorskip("rnncells.kernels.scan")
-    scans = _counting(monkeypatch, scan, "linear_scan")
+    scans = _counting(monkeypatch, scan_module, "linear_scan")
     loops = _counting(monkeypatch, loop_module, "run_sequence")
     layer = FusedRNN(rnncells.MinGRUCell(3))
     layer(np.ones((2, 5, 3), "float32"))
