@@ -37,6 +37,7 @@ Cells may wrap the pointwise part of their step in `CompiledPointwise`; the loop
 for it (`pointwise_compilation`). Measurements behind these choices: docs/performance.md.
 """
 
+import keras
 import tensorflow as tf
 
 from rnncells._pointwise import pointwise_compilation
@@ -197,6 +198,11 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
     return outputs_tm[-1], _batch_major(outputs_tm), list(final_states)
 
 
+def _tf_variable(weight):
+    """The tf.Variable behind a Keras variable (what tf.custom_gradient reports)."""
+    return weight.value if isinstance(weight, keras.Variable) else weight
+
+
 def _mask_tm(mask, go_backwards):
     if mask is None:
         return None
@@ -221,6 +227,9 @@ class _Loop:
         self.zero_output_for_mask = zero_output_for_mask
         self.output_shape, self.output_dtype = output_spec
         self.project_inside = project_inside
+        self.spec = spec_of(cell)
+        if self.spec.step_vjp is None:
+            self.step_vjp = None  # the tape's gradient of one recomputed step
 
     def head(self, inputs):
         """The flattened, time-major projected sequence the loop reads, from its inputs."""
@@ -330,16 +339,11 @@ class _Loop:
             else:
                 d_raw_out, d_raw_states, d_pass = d_out, list(d_states), None
                 d_carry = tf.zeros_like(d_out)
-            sources = s_prev if batched else p_t + s_prev + loop_vars
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(s_prev if batched else p_t + s_prev)
-                if not batched:
-                    tape.watch(loop_vars)
-                output, new_states = self.step(p_t, s_prev)
-            grads = tape.gradient(
-                [output] + new_states, sources,
-                output_gradients=[d_raw_out] + d_raw_states,
-                unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            if batched or self.step_vjp is None:
+                grads = self.step_gradients(p_t, s_prev, d_raw_out, d_raw_states, loop_vars,
+                                            with_inputs=not batched)
+            else:
+                grads = self.step_vjp(p_t, s_prev, d_raw_out, d_raw_states, loop_vars)
             if batched:
                 d_s = grads
                 record = [ta.write(t, g) for ta, g in zip(record, [d_raw_out] + d_raw_states)]
@@ -358,6 +362,29 @@ class _Loop:
             maximum_iterations=steps, parallel_iterations=32)
         # batched: `record` holds the gradients arriving at each step, for batched_gradients.
         return [ta.stack() for ta in record], list(d_states), d_vars
+
+    def step_gradients(self, p_t, s_prev, d_out, d_states, variables, with_inputs):
+        """Gradients of one recomputed `recur` call (a tape) with respect to the projected
+        step (if `with_inputs`), the states and `variables`."""
+        watched = p_t + s_prev if with_inputs else s_prev
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(watched)
+            tape.watch(variables)
+            output, new_states = self.step(p_t, s_prev)
+        return tape.gradient([output] + new_states, watched + list(variables),
+                             output_gradients=[d_out] + list(d_states),
+                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def step_vjp(self, p_t, s_prev, d_out, d_states, variables):
+        """The same gradients from the cell's analytic adjoint (`FusedSpec.step_vjp`)."""
+        spec = self.spec
+        projected_t = tf.nest.pack_sequence_as(self.structure, list(p_t))
+        d_p, d_s, d_w = spec.step_vjp(projected_t, list(s_prev), d_out, list(d_states),
+                                      self.training)
+        by_ref = {_tf_variable(w).ref(): g for w, g in zip(spec.step_vjp_weights, d_w)}
+        d_vars = [tf.cast(by_ref[v.ref()], v.dtype) if v.ref() in by_ref
+                  else tf.zeros(v.shape, v.dtype) for v in variables]
+        return tf.nest.flatten(d_p) + list(d_s) + d_vars
 
     def batched_gradients(self, inputs, saved_tm, d_raw, variables):
         """Gradients of the loop's inputs and of the variables from ONE recomputation of
@@ -397,6 +424,9 @@ class _Loop:
 
         backward, batched_gradients = self.backward, self.batched_gradients
         if jit:
+            # XLA fuses the tape's step gradient as well; the analytic adjoint measured no
+            # faster there (docs/performance.md), so it serves the non-XLA loops.
+            self.step_vjp = None
             forward, backward, batched_gradients = (
                 tf.function(fn, jit_compile=True, autograph=False)
                 for fn in (forward, backward, batched_gradients))
