@@ -412,6 +412,15 @@ def route_table(rows):
 
 
 def write_route_table(table, machine, path):
+    """Write the table module; cells measured in an earlier run and not now are kept."""
+    if Path(path).exists():
+        earlier = {}
+        exec(Path(path).read_text(encoding="utf-8"), earlier)  # the module this writes
+        kept = set(earlier.get("MEASURED", {})) - set(table)
+        table = {**earlier.get("MEASURED", {}), **table}
+        if kept:
+            machine = f"{machine}; {', '.join(sorted(kept))}: {earlier.get('MACHINE')}"
+    table = dict(sorted(table.items()))
     lines = [
         '"""The measured route table of `rnncells.layers.routes` (generated; do not edit).',
         "",
@@ -442,6 +451,7 @@ def point_configs(args):
         Config("ln_lstm_ref", "LayerNormLSTMCell", 32, 100, 128, 128, LOOP_PATHS + fit,
                memory=True),
         Config("streaming", "LayerNormLSTMCell", 1, 200, 32, 32, ("rnn", "fused")),
+        Config("streaming", "LayerNormGRUCell", 1, 200, 32, 32, ("rnn", "fused")),
     ]
     configs += [Config("t_growth", "LayerNormLSTMCell", 32, t, 128, 128, ("rnn", "fused"),
                        modes=("train",), memory=True) for t in t_growth]
@@ -578,6 +588,36 @@ def run_scan_kernels(args, log, batch=8, timesteps=4096, units=64):
     return rows
 
 
+FIRST_CALL_CELLS = ("LayerNormLSTMCell", "LayerNormGRUCell")
+
+
+def run_first_calls(args, log, batch=32, timesteps=100, units=128, rounds=3):
+    """Seconds of the FIRST `train_on_batch` of a freshly compiled model (tracing, graph
+    building and one step: what the first call of `model.fit` pays), per path; `rounds`
+    fresh models per path, built in alternation, the median reported."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, timesteps, units)).astype("float32")
+    y = rng.normal(size=(batch, 1)).astype("float32")
+    times = {}
+    for _ in range(1 if args.quick else rounds):
+        for cell in FIRST_CALL_CELLS:
+            for path in ("keras_fit", "rnn_fit", "fused_fit"):
+                keras.utils.set_random_seed(0)
+                model, _ = make_model(path, cell, timesteps, units, units)
+                _, train, _ = fit_functions(model)
+                start = time.perf_counter()
+                _sync(train(x, y))
+                times.setdefault((cell, path), []).append(time.perf_counter() - start)
+    rows = []
+    for (cell, path), seconds in times.items():
+        rows.append({"point": "first_call", "cell": cell, "mode": "train", "batch": batch,
+                     "timesteps": timesteps, "input": units, "units": units, "path": path,
+                     "median_ms": statistics.median(seconds) * 1e3,
+                     "min_ms": min(seconds) * 1e3, "repeats": len(seconds), "note": ""})
+        log(_format_row(rows[-1]))
+    return rows
+
+
 # ----------------------------------------------------------------------------- summaries
 def ratios(rows):
     """Speed-ups within one run, per configuration and mode: >1 means the fused path wins."""
@@ -630,10 +670,15 @@ def named_summary(rows):
     summary["ln_lstm_fused_vs_rnn (target >= 2)"] = ratio(rnn, fused)
     summary["ln_lstm_fused_fit_vs_rnn_fit (target >= 1.5)"] = ratio(rnn_fit, fused_fit)
     summary["ln_lstm_fused_vs_keras_lstm (target >= 1)"] = ratio(keras_lstm, fused)
-    for mode in MODES:
-        slow, _ = ms("streaming", "rnn", mode)
-        fast, _ = ms("streaming", "fused", mode)
-        summary[f"streaming_{mode}_fused_vs_rnn (target >= 5)"] = ratio(slow, fast)
+    for cell, tag in (("LayerNormLSTMCell", "ln_lstm"), ("LayerNormGRUCell", "ln_gru")):
+        for mode in MODES:
+            slow, _ = ms("streaming", "rnn", mode, cell=cell)
+            fast, _ = ms("streaming", "fused", mode, cell=cell)
+            summary[f"streaming_{tag}_{mode}_fused_vs_rnn (target >= 5)"] = ratio(slow, fast)
+        fused_first, _ = ms("first_call", "fused_fit", "train", cell=cell)
+        keras_first, _ = ms("first_call", "keras_fit", "train", cell=cell)
+        summary[f"first_call_{tag}_fused_fit_over_keras_fit (target <= 1.5)"] = ratio(
+            fused_first, keras_first)
     growth_ts = sorted({r["timesteps"] for r in rows if r["point"] == "t_growth"})
     if len(growth_ts) >= 2:
         first, last = growth_ts[0], growth_ts[-1]
@@ -653,6 +698,30 @@ def named_summary(rows):
             fast, _ = ms("scan_t4096", f"linear_scan{suffix}", mode)
             summary[f"kernel_t4096_{mode}_linear_vs_sequential{suffix}"] = ratio(slow, fast)
     return summary
+
+
+def never_slower(rows):
+    """Per cell and mode: the worst time ratio FusedRNN (auto) / RNN(cell) over this run's
+    sweep points (target <= 1.05) and where, and the ratio to Keras's LSTM/GRU at each batch
+    of the center's T, I, H (training)."""
+    by_shape = {}
+    for row in rows:
+        if row["point"] == "sweep" and row.get("median_ms") is not None:
+            key = (row["cell"], row["mode"], row["batch"], row["timesteps"], row["units"],
+                   row["input"])
+            by_shape.setdefault(key, {})[row["path"]] = row["median_ms"]
+    out = {}
+    for (cell, mode, b, t, h, i), times in sorted(by_shape.items()):
+        if "fused" not in times or "rnn" not in times:
+            continue
+        entry = out.setdefault(f"{cell} {mode}", {"worst_fused_over_rnn": 0.0})
+        value = times["fused"] / times["rnn"]
+        if value > entry["worst_fused_over_rnn"]:
+            entry.update(worst_fused_over_rnn=round(value, 3), at=f"B={b} T={t} I={i} H={h}")
+        if mode == "train" and "keras" in times:
+            entry[f"fused_over_keras B={b} T={t} I={i} H={h}"] = round(
+                times["fused"] / times["keras"], 3)
+    return out
 
 
 def _fmt(value, spec):
@@ -813,10 +882,17 @@ def _main(argv, out):
     if args.points or args.points_only:
         log("[scan_t4096] kernels: linear_scan vs sequential_scan")
         rows += run_scan_kernels(args, log)
+        log("[first_call] trace + compile + first step of model.fit's train function")
+        rows += run_first_calls(args, log)
 
     entries = ratios(rows)
     print_ratios(entries, out)
     summary = named_summary(rows) if (args.points or args.points_only) else {}
+    worst = never_slower(rows)
+    if worst:
+        log("\nFusedRNN (auto) / RNN(cell), worst over the sweep points (target <= 1.05):")
+        for key, entry in worst.items():
+            log(f"  {key}: {entry['worst_fused_over_rnn']:.2f} at {entry.get('at')}")
     if summary:
         log("\nNamed points (performance targets):")
         for key, value in summary.items():
@@ -832,6 +908,7 @@ def _main(argv, out):
         "rows": rows,
         "ratios": entries,
         "summary": summary,
+        "never_slower": worst,
         "elapsed_s": elapsed,
     }
     kind = "routes" if args.routes else "quick" if args.quick else "full"

@@ -115,3 +115,20 @@ def test_plot_writes_png(tmp_path):
     out = tmp_path / "speedup.png"
     assert plot.plot(result, out) == 2
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_table_ratios_come_from_the_rows():
+    def row(path, mode, batch, ms, units=8):
+        return dict(point="sweep", cell="MinGRUCell", mode=mode, batch=batch, timesteps=10,
+                    input=units, units=units, path=path, median_ms=ms)
+
+    rows = [row("rnn", "train", 4, 20.0), row("fused", "train", 4, 10.0),
+            row("keras", "train", 4, 5.0), row("rnn", "train", 16, 30.0),
+            row("fused", "train", 16, 60.0), row("rnn", "train", 4, 8.0, units=2),
+            row("fused", "train", 4, 4.0, units=2)]
+    table = plot.markdown({"arguments": {"center": [4, 10, 8, 8]}, "rows": rows})
+    header, _, train, infer = table.splitlines()
+    assert header.startswith("| cell | mode | B=4 | B=16 | B=4 H=2 |")
+    # fused / rnn per column; fused / keras at each batch of the center (none at B=16).
+    assert train == "| MinGRUCell | train | 0.50 | 2.00 | 0.50 | 2.00, - |"
+    assert infer == "| MinGRUCell | infer | - | - | - |  |"
