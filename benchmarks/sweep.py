@@ -343,8 +343,11 @@ def sweep_configs(args):
         shapes += [(center_b, center_t, h, h) for h in args.units]
         shapes += [(center_b, center_t, i, center_h) for i in (args.input or [])]
     unique = list(dict.fromkeys(shapes))
+    # Convolutional cells (CONV_LENGTH positions per step) stop at ROUTE_CONV_MAX: beyond
+    # it a training step takes seconds on a CPU.
     return [Config("sweep", cell, b, t, i, h, paths, args.modes)
-            for cell in args.cells for (b, t, i, h) in unique]
+            for cell in args.cells for (b, t, i, h) in unique
+            if cell not in CONV_CELLS or (b <= ROUTE_CONV_MAX[0] and h <= ROUTE_CONV_MAX[1])]
 
 
 #: The grid of `--routes`: batch x units at T = ROUTE_TIMESTEPS (per-step costs grow ~linearly
