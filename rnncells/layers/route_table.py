@@ -5,7 +5,7 @@ Each entry: (batch, units, fastest route, its speed-up over keras.layers.RNN(cel
 training step / inference at T=25, medians of interleaved rounds.
 """
 
-MACHINE = 'AMD EPYC, 2 cores, TensorFlow 2.21.0, 2026-12-01T14:18:42+00:00'
+MACHINE = 'AMD EPYC, 2 cores, TensorFlow 2.21.0, 2026-12-01T14:58:10+00:00; BatchNormGRUCell, BatchNormLSTMCell, ConvGRUCell, ConvLSTMCell, ESNCell, IndRNNCell, LayerNormLSTMCell, LayerNormSimpleRNNCell, MinGRUCell, MinLSTMCell, NASCell, PeepholeLSTMCell, Zoneout: AMD EPYC, 2 cores, TensorFlow 2.21.0, 2026-12-01T14:18:42+00:00'
 
 MEASURED = {
     'BatchNormGRUCell': {
@@ -134,24 +134,24 @@ MEASURED = {
     },
     'LayerNormGRUCell': {
         'infer': [
-            (1, 32, 'per_step', 1.0),
-            (1, 128, 'per_step', 1.0),
-            (1, 512, 'fused_xla', 2.6),
-            (32, 32, 'fused_xla', 1.22),
+            (1, 32, 'fused', 1.31),
+            (1, 128, 'fused_xla', 1.97),
+            (1, 512, 'fused_xla', 1.81),
+            (32, 32, 'per_step', 1.0),
             (32, 128, 'per_step', 1.0),
             (32, 512, 'per_step', 1.0),
             (256, 32, 'per_step', 1.0),
-            (256, 128, 'fused', 1.06),
+            (256, 128, 'per_step', 1.0),
             (256, 512, 'per_step', 1.0),
         ],
         'train': [
-            (1, 32, 'fused_xla', 5.35),
-            (1, 128, 'fused_xla', 1.84),
-            (1, 512, 'fused_xla', 2.28),
-            (32, 32, 'fused_xla', 3.31),
-            (32, 128, 'fused_xla', 1.86),
+            (1, 32, 'fused_xla', 4.27),
+            (1, 128, 'fused_xla', 5.59),
+            (1, 512, 'fused_xla', 2.73),
+            (32, 32, 'fused_xla', 2.69),
+            (32, 128, 'fused', 1.41),
             (32, 512, 'per_step', 1.0),
-            (256, 32, 'per_step', 1.0),
+            (256, 32, 'fused', 1.12),
             (256, 128, 'per_step', 1.0),
             (256, 512, 'per_step', 1.0),
         ],
