@@ -414,33 +414,43 @@ def route_table(rows):
     return table
 
 
-def write_route_table(table, machine, path):
-    """Write the table module; cells measured in an earlier run and not now are kept."""
+def write_route_table(table, machine, date, path):
+    """Write the table module; cells measured in an earlier run and not now are kept (with
+    the date of their run in MEASURED_AT)."""
+    dates = {cell: date for cell in table}
     if Path(path).exists():
         earlier = {}
         exec(Path(path).read_text(encoding="utf-8"), earlier)  # the module this writes
-        kept = set(earlier.get("MEASURED", {})) - set(table)
-        table = {**earlier.get("MEASURED", {}), **table}
-        if kept:
-            machine = f"{machine}; {', '.join(sorted(kept))}: {earlier.get('MACHINE')}"
-    table = dict(sorted(table.items()))
+        kept = {cell: points for cell, points in earlier.get("MEASURED", {}).items()
+                if cell not in table}
+        dates = {**{c: earlier.get("MEASURED_AT", {}).get(c, "?") for c in kept}, **dates}
+        table = {**kept, **table}
     lines = [
         '"""The measured route table of `rnncells.layers.routes` (generated; do not edit).',
         "",
-        "Regenerate: python -m benchmarks.sweep --routes",
+        "Regenerate: python -m benchmarks.sweep --routes  (--cells NAME ...: only those cells)",
         "Each entry: (batch, units, fastest route, its speed-up over keras.layers.RNN(cell)),",
         f"training step / inference at T={ROUTE_TIMESTEPS}, medians of interleaved rounds.",
         '"""',
         "",
         f"MACHINE = {machine!r}",
         "",
+        "#: cell -> UTC time of the run that measured it",
+        "MEASURED_AT = {",
+        *[f"    {cell!r}: {dates[cell]!r}," for cell in sorted(table)],
+        "}",
+        "",
+        "#: cell -> mode -> [(batch, units, route, speed-up), ...]",
         "MEASURED = {",
     ]
-    for cell, modes in table.items():
+    for cell in sorted(table):
         lines.append(f"    {cell!r}: {{")
-        for mode, points in modes.items():
+        for mode, points in table[cell].items():
             lines.append(f"        {mode!r}: [")
-            lines += [f"            {tuple(p)!r}," for p in points]
+            for b in dict.fromkeys(p[0] for p in points):  # a line per batch size (or two)
+                row = [f"{tuple(p)!r}," for p in points if p[0] == b]
+                halves = [row] if len(" ".join(row)) <= 86 else [row[:2], row[2:]]
+                lines += ["            " + " ".join(half) for half in halves]
             lines.append("        ],")
         lines.append("    },")
     lines.append("}")
@@ -918,7 +928,7 @@ def _main(argv, out):
     if args.routes:
         result["route_table"] = route_table(rows)
         write_route_table(result["route_table"], f"{machine['cpu']}, {machine['cores']} "
-                          f"cores, TensorFlow {machine['tensorflow']}, {machine['date_utc']}",
+                          f"cores, TensorFlow {machine['tensorflow']}", machine["date_utc"],
                           args.route_table)
         log(f"wrote the route table {args.route_table}")
     paths = write_results(result, args.out, machine["device"].lower(), kind)
