@@ -284,10 +284,7 @@ class LayerNormGRUCell(DenseRecurrentCell):
     def step_vjp(self, projected, states, d_output, d_states, training=None):
         """The VJP of `recur` (see `layer_norm_gru_step_vjp`); `d_output` and `d_states[0]`
         both reach h'. Returns (d_projected, [d_h], [d_recurrent_kernel, d_gamma(, d_bias)])."""
-        dropconnect = (self.get_recurrent_dropconnect_mask()
-                       if training and self.recurrent_dropconnect > 0 else None)
-        dropout = (self.get_recurrent_dropout_mask(states[0])
-                   if training and self.recurrent_dropout > 0 else None)
+        dropout, dropconnect = recurrent_masks(self, states[0], training)
         bias = self.cast_weight(self.bias)[1] if self.use_bias else None
         d_p, d_h, d_kernel, d_gamma, d_bias = layer_norm_gru_step_vjp(
             projected, states[0], d_output + d_states[0],
@@ -318,13 +315,9 @@ def layer_norm_gru_step_vjp(projected, h_tm1, d_h_new, recurrent_kernel, gamma, 
     masks None when not training. Returns (d_projected, d_h, dU, d_gamma, d_b_h).
     """
     dtype = h_tm1.dtype
-    kernel = recurrent_kernel if dropconnect_mask is None else (
-        recurrent_kernel * ops.cast(dropconnect_mask, recurrent_kernel.dtype))
-    h_in = h_tm1 if dropout_mask is None else h_tm1 * ops.cast(dropout_mask, dtype)
-    u = ops.cast(ops.matmul(h_in, kernel), "float32")
-    mean, variance = ops.moments(u, axes=[-1], keepdims=True)
-    inv = ops.rsqrt(variance + epsilon)
-    x_hat = (u - mean) * inv
+    h_in, kernel = masked_recurrent_inputs(h_tm1, recurrent_kernel, dropout_mask,
+                                           dropconnect_mask)
+    x_hat, inv = standardize(ops.matmul(h_in, kernel), epsilon)
     gamma32 = ops.cast(gamma, "float32")
     gh = x_hat * gamma32
     if bias is not None:
@@ -341,20 +334,57 @@ def layer_norm_gru_step_vjp(projected, h_tm1, d_h_new, recurrent_kernel, gamma, 
     dr = da * h_h * r * (1 - r)
     d_projected = ops.concatenate([dz, dr, da], axis=-1)
     d_gh = ops.cast(ops.concatenate([dz, dr, da * r], axis=-1), "float32")
-    d_bias = ops.sum(d_gh, axis=0)
-    d_gamma = ops.sum(d_gh * x_hat, axis=0)
-    d_x_hat = d_gh * gamma32
-    du = (d_x_hat - ops.mean(d_x_hat, axis=-1, keepdims=True)
-          - x_hat * ops.mean(d_x_hat * x_hat, axis=-1, keepdims=True)) * inv
-    du = ops.cast(du, dtype)
+    du, d_gamma, d_bias = layer_norm_vjp(d_gh, x_hat, inv, gamma32)
+    d_kernel, d_h_in = recurrent_matmul_vjp(h_in, kernel, ops.cast(du, dtype), dropout_mask,
+                                            dropconnect_mask)
+    return (d_projected, g * z + d_h_in, d_kernel, ops.cast(d_gamma, gamma.dtype),
+            d_bias)
+
+
+def recurrent_masks(cell, h_tm1, training):
+    """(recurrent dropout mask, DropConnect mask) of `cell`'s current sequence; None where
+    unused (the masks `DenseRecurrentCell.recurrent_projection` applies)."""
+    return (cell.get_recurrent_dropout_mask(h_tm1)
+            if training and cell.recurrent_dropout > 0 else None,
+            cell.get_recurrent_dropconnect_mask()
+            if training and cell.recurrent_dropconnect > 0 else None)
+
+
+def masked_recurrent_inputs(h_tm1, recurrent_kernel, dropout_mask, dropconnect_mask):
+    """(h * recurrent dropout mask, U * DropConnect mask): the operands of `h @ U` in a step
+    (`DenseRecurrentCell.recurrent_projection`); a None mask is no mask."""
+    kernel = recurrent_kernel if dropconnect_mask is None else (
+        recurrent_kernel * ops.cast(dropconnect_mask, recurrent_kernel.dtype))
+    h_in = h_tm1 if dropout_mask is None else h_tm1 * ops.cast(dropout_mask, h_tm1.dtype)
+    return h_in, kernel
+
+
+def recurrent_matmul_vjp(h_in, kernel, du, dropout_mask, dropconnect_mask):
+    """The adjoint of u = (h * m) @ (U * M) given du: (dU, dh)."""
     d_kernel = ops.matmul(ops.transpose(h_in), du)
-    d_h_in = ops.matmul(du, ops.transpose(kernel))
+    d_h = ops.matmul(du, ops.transpose(kernel))
     if dropconnect_mask is not None:
         d_kernel = d_kernel * ops.cast(dropconnect_mask, d_kernel.dtype)
     if dropout_mask is not None:
-        d_h_in = d_h_in * ops.cast(dropout_mask, dtype)
-    return (d_projected, g * z + d_h_in, d_kernel, ops.cast(d_gamma, gamma.dtype),
-            d_bias)
+        d_h = d_h * ops.cast(dropout_mask, d_h.dtype)
+    return d_kernel, d_h
+
+
+def layer_norm_vjp(d_y, x_hat, inv_std, gamma):
+    """The adjoint of y = x_hat * gamma (+ beta), x_hat = (x - mean) * inv_std over the last
+    axis (all float32): (dx, d_gamma, d_beta) with the parameter gradients summed over rows."""
+    d_x_hat = d_y * gamma
+    d_x = (d_x_hat - ops.mean(d_x_hat, axis=-1, keepdims=True)
+           - x_hat * ops.mean(d_x_hat * x_hat, axis=-1, keepdims=True)) * inv_std
+    return d_x, ops.sum(d_y * x_hat, axis=0), ops.sum(d_y, axis=0)
+
+
+def standardize(x, epsilon):
+    """(x_hat, inv_std) of x over the last axis, in float32 (as `layer_norm`)."""
+    x32 = ops.cast(x, "float32")
+    mean, variance = ops.moments(x32, axes=[-1], keepdims=True)
+    inv_std = ops.rsqrt(variance + epsilon)
+    return (x32 - mean) * inv_std, inv_std
 
 
 @keras_serializable
