@@ -196,19 +196,17 @@ class FusedRNN(keras.layers.RNN):
         if self.use_fused is True:
             return Plan(path, self.jit, self.backward)
         sizes = self.cell.state_size
-        width = loop_kernels._num_elements(as_shape(
-            sizes[0] if isinstance(sizes, (list, tuple)) else sizes)) or 1
+        first = as_shape(sizes[0] if isinstance(sizes, (list, tuple)) else sizes)
         route = routes.choose_route(type(self.cell).__name__, bool(training),
-                                    sequences.shape[0], width)
+                                    sequences.shape[0], first[-1] or 1)
+        if route is None:  # not measured (or a GPU): the kernels' own defaults
+            return Plan(path, self.jit, self.backward)
         if route == "per_step":
             return Plan("per_step")
-        jit, backward = self.jit, self.backward
-        if route == "fused_xla" and jit == "auto":
-            jit = True
-        elif route == "fused" and jit == "auto":
-            jit = False
-        if route == "fused_batched" and backward == "auto":
-            backward = "batched"
+        jit = {"fused": False, "fused_xla": True}.get(route, False) if self.jit == "auto" \
+            else self.jit
+        backward = "batched" if route == "fused_batched" and self.backward == "auto" \
+            else self.backward
         return Plan(path, jit, backward)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):

@@ -13,10 +13,11 @@ The choice comes from `route_table.MEASURED`: for each cell class and mode ("tra
 training step, "infer": inference), the fastest route at each measured (batch, units) grid
 point, written by `python -m benchmarks.sweep --routes` (medians of interleaved rounds in one
 process; the machine and the date are in `route_table.MACHINE`). A call takes the route of
-the nearest measured point (distance in log2(batch) and log2(units)); a cell or mode the
-table does not list takes "fused". On a GPU the table (measured on a CPU) does not apply:
-"fused" (whose loop then compiles with XLA, `prefers_xla`). Why the routes win where they
-win: docs/performance.md.
+the nearest measured point (distance in log2(batch) and log2(units)). A cell or mode the
+table does not list, and any call on a GPU (the table was measured on a CPU), gets None: the
+fused path with the kernels' own defaults (`resolve_options`: XLA on a GPU and for small
+steps on a CPU, the cell's backward). Why the routes win where they win:
+docs/performance.md.
 """
 
 import math
@@ -29,24 +30,24 @@ ROUTES = ("per_step", "fused", "fused_xla", "fused_batched")
 
 
 def choose_route(cell_name, training, batch_size, units, device_type=None, table=None):
-    """The measured-fastest route for one call (see the module docstring).
+    """The measured-fastest route for one call, or None where nothing was measured.
 
     Args:
         cell_name: the cell's class name (the table's key).
         training: bool, a training step (True) or inference (False).
         batch_size: int, or None when unknown at tracing (taken as 32).
-        units: int, the width of the cell's first state (units, or filters).
+        units: int, the last axis of the cell's first state (units, or filters).
         device_type: "CPU" or "GPU"; default: GPU when TensorFlow sees one.
         table: the measured table (default `route_table.MEASURED`).
     """
     if device_type is None:
         device_type = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
     if device_type.upper() == "GPU":
-        return "fused"
+        return None
     table = route_table.MEASURED if table is None else table
     points = table.get(cell_name, {}).get("train" if training else "infer")
     if not points:
-        return "fused"
+        return None
     batch_size = 32 if batch_size is None else batch_size
 
     def distance(point):

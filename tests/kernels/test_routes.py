@@ -32,9 +32,13 @@ def test_the_nearest_measured_point_decides(batch, units, training, expected):
                                TABLE) == expected
 
 
-def test_unmeasured_cells_and_gpus_take_the_fused_path():
-    assert routes.choose_route("SomeNewCell", True, 32, 128, "CPU", TABLE) == "fused"
-    assert routes.choose_route("LayerNormGRUCell", True, 256, 512, "GPU", TABLE) == "fused"
+def test_unmeasured_cells_and_gpus_get_no_route_and_the_kernel_defaults(monkeypatch):
+    assert routes.choose_route("SomeNewCell", True, 32, 128, "CPU", TABLE) is None
+    assert routes.choose_route("LayerNormGRUCell", True, 256, 512, "GPU", TABLE) is None
+    monkeypatch.setattr(route_table, "MEASURED", {})
+    layer = FusedRNN(rnncells.LayerNormGRUCell(3))
+    layer(np.zeros((2, 4, 3), "float32"))
+    assert layer.last_plan == fused_rnn.Plan("loop", "auto", "auto")
 
 
 def test_the_shipped_table_names_only_known_routes_and_cells():
@@ -73,7 +77,7 @@ def test_auto_runs_the_route_of_the_table_and_use_fused_true_ignores_it(monkeypa
     assert set(calls) == {"call"} and len(calls) >= 4  # keras.layers.RNN's per-step loop
     calls.clear()
     inferred = auto(x, training=False)
-    assert auto.last_plan == fused_rnn.Plan("loop", "auto", "batched")
+    assert auto.last_plan == fused_rnn.Plan("loop", False, "batched")  # as measured
     assert calls == ["run_sequence"]
     forced_calls = _spies(monkeypatch, forced.cell)
     np.testing.assert_allclose(forced(x, training=True), trained, atol=1e-5)
