@@ -415,16 +415,28 @@ def route_table(rows):
 
 
 def write_route_table(table, machine, date, path):
-    """Write the table module; cells measured in an earlier run and not now are kept (with
-    the date of their run in MEASURED_AT)."""
+    """Write the table module; points measured in an earlier run and not now are kept
+    (MEASURED_AT gives the runs a cell's points come from)."""
     dates = {cell: date for cell in table}
     if Path(path).exists():
         earlier = {}
         exec(Path(path).read_text(encoding="utf-8"), earlier)  # the module this writes
-        kept = {cell: points for cell, points in earlier.get("MEASURED", {}).items()
-                if cell not in table}
-        dates = {**{c: earlier.get("MEASURED_AT", {}).get(c, "?") for c in kept}, **dates}
-        table = {**kept, **table}
+        merged = {}
+        for cell in sorted(set(earlier.get("MEASURED", {})) | set(table)):
+            before = earlier.get("MEASURED", {}).get(cell, {})
+            now = table.get(cell, {})
+            merged[cell] = {}
+            for mode in ("infer", "train"):  # points measured now replace the same points
+                points = {tuple(p[:2]): tuple(p) for p in before.get(mode, [])}
+                points.update({tuple(p[:2]): tuple(p) for p in now.get(mode, [])})
+                if points:
+                    merged[cell][mode] = [points[k] for k in sorted(points)]
+            kept_points = {(m, tuple(p[:2])) for m, ps in before.items() for p in ps} - {
+                (m, tuple(p[:2])) for m, ps in now.items() for p in ps}
+            if kept_points:  # some points of this cell come from the earlier run(s)
+                previous = earlier.get("MEASURED_AT", {}).get(cell, "?")
+                dates[cell] = f"{previous}; {date}" if cell in table else previous
+        table = merged
     lines = [
         '"""The measured route table of `rnncells.layers.routes` (generated; do not edit).',
         "",
