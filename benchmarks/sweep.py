@@ -397,6 +397,12 @@ PATH_ROUTES = {"rnn": "per_step", "fused_loop": "fused", "fused_xla": "fused_xla
                "fused_batched": "fused_batched"}
 
 
+#: The XLA route is taken only when it beats the fastest other route by this factor: the
+#: T=25 measurement leaves out its compilation (seconds, on the first call of a model) and
+#: that its CPU loops scale worse with T than the others (docs/performance.md).
+XLA_MARGIN = 1.10
+
+
 def route_table(rows):
     """{cell: {mode: [(batch, units, fastest route, its speed-up over RNN(cell)), ...]}}."""
     best = {}
@@ -408,16 +414,20 @@ def route_table(rows):
     table = {}
     for (cell, mode, batch, units), times in sorted(best.items()):
         route = min(times, key=times.get)
+        others = {r: ms for r, ms in times.items() if r != "fused_xla"}
+        if route == "fused_xla" and others and (
+                min(others.values()) < XLA_MARGIN * times[route]):
+            route = min(others, key=others.get)
         speedup = times.get("per_step", float("nan")) / times[route]
         table.setdefault(cell, {}).setdefault(mode, []).append(
             (batch, units, route, round(speedup, 2)))
     return table
 
 
-def write_route_table(table, machine, date, path):
+def write_route_table(table, machine, date, path, dates=None):
     """Write the table module; points measured in an earlier run and not now are kept
     (MEASURED_AT gives the runs a cell's points come from)."""
-    dates = {cell: date for cell in table}
+    dates = dates or {cell: date for cell in table}
     if Path(path).exists():
         earlier = {}
         exec(Path(path).read_text(encoding="utf-8"), earlier)  # the module this writes
@@ -467,6 +477,28 @@ def write_route_table(table, machine, date, path):
         lines.append("    },")
     lines.append("}")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def rebuild_route_table(json_paths, table_path, out):
+    """The route table from saved --routes results, without timing anything."""
+    table, machine, dates = {}, None, {}
+    for path in json_paths:
+        with open(path, encoding="utf-8") as f:
+            result = json.load(f)
+        machine = result["machine"]
+        for cell, modes in route_table(result["rows"]).items():
+            for mode, points in modes.items():
+                merged = {tuple(p[:2]): tuple(p) for p in table.get(cell, {}).get(mode, [])}
+                merged.update({tuple(p[:2]): tuple(p) for p in points})
+                table.setdefault(cell, {})[mode] = [merged[k] for k in sorted(merged)]
+            stamp = machine["date_utc"]
+            dates[cell] = stamp if cell not in dates else f"{dates[cell]}; {stamp}"
+    if Path(table_path).exists():
+        Path(table_path).unlink()  # rebuilt from the files alone
+    write_route_table(table, f"{machine['cpu']}, {machine['cores']} cores, TensorFlow "
+                      f"{machine['tensorflow']}", None, table_path, dates=dates)
+    print(f"rebuilt {table_path} from {len(json_paths)} result file(s)", file=out)
+    return table, (table_path,)
 
 
 def point_configs(args):
@@ -785,6 +817,9 @@ def build_parser():
                         help="time every route FusedRNN(use_fused='auto') chooses between, for "
                              "every cell (default --cells all) on the route grid, and write the "
                              "table it chooses from (--route-table)")
+    parser.add_argument("--table-from", nargs="+", type=Path, default=None, metavar="JSON",
+                        help="rebuild the route table from the rows of earlier --routes runs "
+                             "(later files win per point) instead of measuring")
     parser.add_argument("--route-table", type=Path, default=ROUTE_TABLE,
                         help=f"where --routes writes the table (default {ROUTE_TABLE})")
     parser.add_argument("--quick", action="store_true",
@@ -868,6 +903,8 @@ def main(argv=None, out=None):
 
 def _main(argv, out):
     args = resolve_args(build_parser().parse_args(argv))
+    if args.table_from:
+        return rebuild_route_table(args.table_from, args.route_table, out)
 
     def log(message):
         print(message, file=out, flush=True)

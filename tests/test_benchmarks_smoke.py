@@ -57,7 +57,7 @@ def test_routes_times_each_route_and_writes_the_table_auto_chooses_from(tmp_path
             "--batch", "2", "--units", "3", "--timesteps", "3", "--repeats", "1",
             "--warmup", "0", "--matmul-size", "16", "--out", str(tmp_path),
             "--route-table", str(table_path)]
-    result, _ = sweep.main(args, out=io.StringIO())
+    result, (json_path, _) = sweep.main(args, out=io.StringIO())
     timed = {(r["cell"], r["mode"], r["path"]) for r in result["rows"] if r.get("median_ms")}
     # Every route that applies, per mode: the scan cell has no loop XLA or backward variant,
     # the batched backward only matters to training, conv cells run Keras's per-step loop.
@@ -77,6 +77,15 @@ def test_routes_times_each_route_and_writes_the_table_auto_chooses_from(tmp_path
                      if r["cell"] == cell and r["mode"] == mode and r.get("median_ms")}
             assert (batch, units) == (2, 3) and route == min(times, key=times.get)
             assert speedup == pytest.approx(times["per_step"] / times[route], abs=0.01)
+            if route != "fused_xla":  # XLA only with a 10% margin over the others
+                assert times.get("fused_xla", float("inf")) * sweep.XLA_MARGIN > times[route]
+    # The same table, rebuilt from the saved results without timing anything.
+    rebuilt = tmp_path / "rebuilt.py"
+    sweep.main(["--table-from", str(json_path), "--route-table", str(rebuilt)],
+               out=io.StringIO())
+    again = {}
+    exec(rebuilt.read_text(), again)
+    assert again["MEASURED"] == namespace["MEASURED"]
 
 
 def test_named_summary_ratios_from_rows():
