@@ -10,6 +10,7 @@ RNN(cell) with Keras's LSTM/GRU. One panel per axis the sweep varied (T, batch, 
 the other axes held at the sweep's center. Needs matplotlib (`pip install "rnncells[plot]"`).
 
     python -m benchmarks.plot --markdown           # the README's tables, from the same JSON
+    python -m benchmarks.plot --routes-markdown    # the route table of docs/performance.md
 """
 
 import argparse
@@ -134,6 +135,33 @@ def markdown(result):
     return "\n".join(lines)
 
 
+ROUTE_LABELS = {"fused": "F", "fused_xla": "X", "fused_batched": "Bt"}
+
+
+def route_markdown(measured):
+    """The route table (`rnncells.layers.route_table.MEASURED`) as markdown: per cell and mode,
+    the route of each (batch, units) point and its speed-up over RNN(cell) ("RNN": that loop
+    itself; F fused, X fused with XLA, Bt fused with the batched backward)."""
+    grid = sorted({tuple(p[:2]) for modes in measured.values() for points in modes.values()
+                   for p in points})
+    lines = ["| cell | mode | " + " | ".join(f"B={b} H={h}" for b, h in grid) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in grid) + " |"]
+    for cell in sorted(measured):
+        for mode in ("train", "infer"):
+            points = {tuple(p[:2]): p for p in measured[cell].get(mode, [])}
+            entries = []
+            for key in grid:
+                point = points.get(key)
+                if point is None:
+                    entries.append("")
+                elif point[2] == "per_step":
+                    entries.append("RNN")
+                else:
+                    entries.append(f"{ROUTE_LABELS[point[2]]} {point[3]:.2f}")
+            lines.append(f"| {cell} | {mode} | " + " | ".join(entries) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.plot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -142,9 +170,16 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=None,
                         help="PNG path (default: the JSON's name with .png)")
     parser.add_argument("--metric", choices=METRICS, default="fused_vs_rnn")
+    parser.add_argument("--routes-markdown", action="store_true",
+                        help="print the route table FusedRNN's 'auto' uses (markdown)")
     parser.add_argument("--markdown", action="store_true",
                         help="print the per-cell ratio table (markdown) instead of plotting")
     args = parser.parse_args(argv)
+    if args.routes_markdown:
+        from rnncells.layers import route_table
+
+        print(route_markdown(route_table.MEASURED))
+        return None
     path = args.results or newest_results()
     with open(path, encoding="utf-8") as f:
         result = json.load(f)

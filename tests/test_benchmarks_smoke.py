@@ -141,3 +141,12 @@ def test_markdown_table_ratios_come_from_the_rows():
     # fused / rnn per column; fused / keras at each batch of the center (none at B=16).
     assert train == "| MinGRUCell | train | 0.50 | 2.00 | 0.50 | 2.00, - |"
     assert infer == "| MinGRUCell | infer | - | - | - |  |"
+
+
+def test_route_markdown_lists_every_point():
+    measured = {"MinGRUCell": {"train": [(1, 8, "fused", 2.0), (4, 8, "per_step", 1.0)],
+                               "infer": [(1, 8, "fused_xla", 1.5)]}}
+    header, _, train, infer = plot.route_markdown(measured).splitlines()
+    assert header == "| cell | mode | B=1 H=8 | B=4 H=8 |"
+    assert train == "| MinGRUCell | train | F 2.00 | RNN |"
+    assert infer == "| MinGRUCell | infer | X 1.50 |  |"
