@@ -457,7 +457,7 @@ def write_route_table(table, machine, date, path, dates=None):
         "",
         f"MACHINE = {machine!r}",
         "",
-        "#: cell -> UTC time of the run that measured it",
+        "#: cell -> UTC times of the runs its points come from",
         "MEASURED_AT = {",
         *[f"    {cell!r}: {dates[cell]!r}," for cell in sorted(table)],
         "}",
@@ -491,7 +491,7 @@ def rebuild_route_table(json_paths, table_path, out):
                 merged = {tuple(p[:2]): tuple(p) for p in table.get(cell, {}).get(mode, [])}
                 merged.update({tuple(p[:2]): tuple(p) for p in points})
                 table.setdefault(cell, {})[mode] = [merged[k] for k in sorted(merged)]
-            stamp = machine["date_utc"]
+            stamp = machine["date_utc"][:16]  # to the minute, UTC
             dates[cell] = stamp if cell not in dates else f"{dates[cell]}; {stamp}"
     if Path(table_path).exists():
         Path(table_path).unlink()  # rebuilt from the files alone
@@ -977,7 +977,7 @@ def _main(argv, out):
     if args.routes:
         result["route_table"] = route_table(rows)
         write_route_table(result["route_table"], f"{machine['cpu']}, {machine['cores']} "
-                          f"cores, TensorFlow {machine['tensorflow']}", machine["date_utc"],
+                          f"cores, TensorFlow {machine['tensorflow']}", machine["date_utc"][:16],
                           args.route_table)
         log(f"wrote the route table {args.route_table}")
     paths = write_results(result, args.out, machine["device"].lower(), kind)
