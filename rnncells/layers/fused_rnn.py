@@ -2,7 +2,8 @@
 
 The layer is a drop-in for `keras.layers.RNN` (it subclasses it and replaces only the inner
 loop, so arguments, outputs, masks, initial_state, stateful/reset_state, Bidirectional,
-get_config and `.keras` files behave as Keras's own). Its fused path, fixed per layer
+get_config and `.keras` files behave as Keras's own; `initial_state` is also checked against
+the cell's `state_size`, see `FusedRNN.check_initial_state`). Its fused path, fixed per layer
 (`fused_path`):
 
 - "loop": an rnncells cell (the `project`/`recur` protocol). `cell.project` runs once on the
@@ -33,7 +34,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from rnncells._shapes import as_shape, rnn_output_shape
+from rnncells._shapes import check_initial_state, rnn_output_shape, state_shapes
 from rnncells._validation import cell_instance
 from rnncells.cells.base import RecurrentCell
 from rnncells.kernels import export_loop
@@ -109,7 +110,9 @@ class FusedRNN(keras.layers.RNN):
 
     Call arguments:
         sequences: (batch, timesteps, *features).
-        initial_state: list of state tensors (batch, *state_size), optional.
+        initial_state: list of state tensors (batch, *state_size), optional (a bare tensor
+            for a one-state cell); a wrong count or a known dim that differs from the
+            cell's `state_size` raises a ValueError naming `initial_state`.
         mask: boolean (batch, timesteps), optional (or from Keras masking).
         training: bool, for dropout / normalization.
 
@@ -185,6 +188,26 @@ class FusedRNN(keras.layers.RNN):
         object.__setattr__(layer, "cell", cell)
         return layer
 
+    # ------------------------------------------------------------------ initial_state
+    def check_initial_state(self, initial_state):
+        """Raise a ValueError naming `initial_state` unless it holds one tensor per state
+        of the cell, each (batch, *state_size entry) where dims are known (a bare tensor
+        for a one-state cell). Stacked cells (nested states) are left to Keras."""
+        if initial_state is None or isinstance(self.cell, keras.layers.StackedRNNCells):
+            return
+        check_initial_state(initial_state, self.cell.state_size,
+                            f"{type(self).__name__}({type(self.cell).__name__})")
+
+    def compute_output_spec(self, sequences, *args, **kwargs):
+        # Symbolic calls (keras.Input) come here instead of `call`.
+        self.check_initial_state(kwargs.get("initial_state", args[0] if args else None))
+        return super().compute_output_spec(sequences, *args, **kwargs)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        self.check_initial_state(initial_state)
+        return super().call(sequences, initial_state=initial_state, mask=mask,
+                            training=training)
+
     # ------------------------------------------------------------------ the loop
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         if isinstance(self.cell, RecurrentCell):  # also convolutional (rank > 1) states
@@ -203,8 +226,7 @@ class FusedRNN(keras.layers.RNN):
             return Plan("per_step")
         if self.use_fused is True:
             return Plan(path, self.jit, self.backward)
-        sizes = self.cell.state_size
-        first = as_shape(sizes[0] if isinstance(sizes, (list, tuple)) else sizes)
+        first = state_shapes(self.cell.state_size)[0]
         route = routes.choose_route(type(self.cell).__name__, bool(training),
                                     sequences.shape[0], first[-1] or 1)
         if route is None:  # not measured (or a GPU): the kernels' own defaults
