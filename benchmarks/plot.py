@@ -6,8 +6,11 @@
 The speed-up is a ratio measured within one run (see benchmarks.sweep): `fused_vs_rnn` (the
 default) is time(keras.layers.RNN(cell)) / time(FusedRNN(cell)), both in a custom tf.function
 loop; `fused_vs_keras` compares FusedRNN(cell) with Keras's LSTM/GRU; `rnn_vs_keras` compares
-RNN(cell) with Keras's LSTM/GRU. The "vs T" panel holds B, I, H at the sweep's center, the
-"vs batch" panel holds T, I, H there. Needs matplotlib (`pip install "rnncells[plot]"`).
+RNN(cell) with Keras's LSTM/GRU. One panel per axis the sweep varied (T, batch, units),
+the other axes held at the sweep's center. Needs matplotlib (`pip install "rnncells[plot]"`).
+
+    python -m benchmarks.plot --markdown           # the README's tables, from the same JSON
+    python -m benchmarks.plot --routes-markdown    # the route table of docs/performance.md
 """
 
 import argparse
@@ -27,10 +30,12 @@ def newest_results(directory=RESULTS_DIR):
 
 
 def series(result, metric, axis):
-    """{(cell, mode): [(x, speed-up), ...]} along `axis` ("timesteps" or "batch")."""
+    """{(cell, mode): [(x, speed-up), ...]} along `axis` ("timesteps", "batch" or "units",
+    with input = units along the latter)."""
     center_b, center_t, center_i, center_h = result["arguments"]["center"]
     fixed = {"timesteps": {"batch": center_b, "input": center_i, "units": center_h},
-             "batch": {"timesteps": center_t, "input": center_i, "units": center_h}}[axis]
+             "batch": {"timesteps": center_t, "input": center_i, "units": center_h},
+             "units": {"batch": center_b, "timesteps": center_t}}[axis]
     lines = {}
     for entry in result["ratios"]:
         if entry["point"] != "sweep" or entry.get(metric) is None:
@@ -53,10 +58,14 @@ def plot(result, out_path, metric="fused_vs_rnn"):
             "benchmarks.plot needs matplotlib, which is not installed: "
             'pip install "rnncells[plot]" (or: pip install matplotlib)') from None
     machine = result["machine"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    labels = {"timesteps": "timesteps T", "batch": "batch size B", "units": "units H (= input I)"}
+    # A panel per axis the run varied (at least two values of it around the center).
+    panels = [axis for axis in labels if any(
+        len(points) > 1 for points in series(result, metric, axis).values())] or ["batch"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5.5), squeeze=False)
     drawn = 0
-    for ax, axis, label in ((axes[0], "timesteps", "timesteps T"),
-                            (axes[1], "batch", "batch size B")):
+    for ax, axis in zip(axes[0], panels):
+        label = labels[axis]
         ticks = set()
         for (cell, mode), points in sorted(series(result, metric, axis).items()):
             xs, ys = zip(*points)
@@ -72,7 +81,7 @@ def plot(result, out_path, metric="fused_vs_rnn"):
         ax.set_ylabel(f"speed-up ({metric})")
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=6, ncol=2)
         else:
             ax.text(0.5, 0.5, f"no {metric} data in this run", ha="center",
                     transform=ax.transAxes)
@@ -89,6 +98,70 @@ def plot(result, out_path, metric="fused_vs_rnn"):
     return drawn
 
 
+def markdown(result):
+    """The README's per-cell table from a sweep result: FusedRNN / RNN(cell) time ratios
+    (< 1: FusedRNN faster) per batch at the center's T, I, H, and FusedRNN / Keras LSTM-GRU
+    for the training step."""
+    center_b, center_t, center_i, center_h = result["arguments"]["center"]
+    times = {}
+    for row in result["rows"]:
+        if row["point"] == "sweep" and row.get("median_ms") is not None:
+            times[(row["cell"], row["mode"], row["batch"], row["timesteps"], row["input"],
+                   row["units"], row["path"])] = row["median_ms"]
+    shapes = sorted({k[2:6] for k in times})
+    batches = sorted({b for b, t, i, h in shapes if (t, i, h) == (center_t, center_i,
+                                                                 center_h)})
+    units = sorted({h for b, t, i, h in shapes if (b, t) == (center_b, center_t) and i == h})
+    columns = [(b, center_t, center_i, center_h) for b in batches]
+    columns += [(center_b, center_t, h, h) for h in units if h != center_h]
+    names = [f"B={b}" + ("" if (i, h) == (center_i, center_h) else f" H={h}")
+             for b, t, i, h in columns]
+    lines = ["| cell | mode | " + " | ".join(names) + " | vs Keras LSTM/GRU (train, "
+             + ", ".join(f"B={b}" for b in batches) + ") |",
+             "| --- | --- | " + " | ".join("---:" for _ in columns) + " | ---: |"]
+    cells = sorted({k[0] for k in times})
+
+    def ratio(cell, mode, shape, other):
+        num, den = times.get((cell, mode, *shape, "fused")), times.get(
+            (cell, mode, *shape, other))
+        return f"{num / den:.2f}" if num and den else "-"
+
+    for cell in cells:
+        for mode in ("train", "infer"):
+            keras_cells = ", ".join(ratio(cell, "train", (b, center_t, center_i, center_h),
+                                          "keras") for b in batches) if mode == "train" else ""
+            lines.append(f"| {cell} | {mode} | " + " | ".join(
+                ratio(cell, mode, shape, "rnn") for shape in columns) + f" | {keras_cells} |")
+    return "\n".join(lines)
+
+
+ROUTE_LABELS = {"fused": "F", "fused_xla": "X", "fused_batched": "Bt"}
+
+
+def route_markdown(measured):
+    """The route table (`rnncells.layers.route_table.MEASURED`) as markdown: per cell and mode,
+    the route of each (batch, units) point and its speed-up over RNN(cell) ("RNN": that loop
+    itself; F fused, X fused with XLA, Bt fused with the batched backward)."""
+    grid = sorted({tuple(p[:2]) for modes in measured.values() for points in modes.values()
+                   for p in points})
+    lines = ["| cell | mode | " + " | ".join(f"B={b} H={h}" for b, h in grid) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in grid) + " |"]
+    for cell in sorted(measured):
+        for mode in ("train", "infer"):
+            points = {tuple(p[:2]): p for p in measured[cell].get(mode, [])}
+            entries = []
+            for key in grid:
+                point = points.get(key)
+                if point is None:
+                    entries.append("")
+                elif point[2] == "per_step":
+                    entries.append("RNN")
+                else:
+                    entries.append(f"{ROUTE_LABELS[point[2]]} {point[3]:.2f}")
+            lines.append(f"| {cell} | {mode} | " + " | ".join(entries) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.plot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,10 +170,22 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=None,
                         help="PNG path (default: the JSON's name with .png)")
     parser.add_argument("--metric", choices=METRICS, default="fused_vs_rnn")
+    parser.add_argument("--routes-markdown", action="store_true",
+                        help="print the route table FusedRNN's 'auto' uses (markdown)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the per-cell ratio table (markdown) instead of plotting")
     args = parser.parse_args(argv)
+    if args.routes_markdown:
+        from rnncells.layers import route_table
+
+        print(route_markdown(route_table.MEASURED))
+        return None
     path = args.results or newest_results()
     with open(path, encoding="utf-8") as f:
         result = json.load(f)
+    if args.markdown:
+        print(markdown(result))
+        return None
     out = args.out or Path(path).with_suffix(".png")
     drawn = plot(result, out, args.metric)
     print(f"wrote {out} ({drawn} lines of {args.metric})")

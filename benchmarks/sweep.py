@@ -79,11 +79,14 @@ import rnncells  # noqa: E402
 from rnncells.kernels.scan import linear_scan, sequential_scan  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ROUTE_TABLE = Path(rnncells.__file__).resolve().parent / "layers" / "route_table.py"
 DEFAULT_CELLS = ("LayerNormLSTMCell", "LayerNormGRUCell", "LayerNormSimpleRNNCell",
                  "MinGRUCell", "MinLSTMCell")
 LOOP_PATHS = ("rnn", "fused", "keras")
 FIT_PATHS = ("rnn_fit", "fused_fit", "keras_fit")
-ALL_PATHS = LOOP_PATHS + FIT_PATHS
+#: The routes FusedRNN(use_fused="auto") chooses between, as sweep paths (see --routes).
+ROUTE_PATHS = ("rnn", "fused_loop", "fused_xla", "fused_batched")
+ALL_PATHS = LOOP_PATHS + FIT_PATHS + ROUTE_PATHS[1:]
 MODES = ("infer", "train")
 CSV_FIELDS = ("point", "cell", "mode", "batch", "timesteps", "input", "units", "path",
               "median_ms", "min_ms", "repeats", "gflop", "gflops_per_s", "fraction_of_peak",
@@ -128,11 +131,6 @@ def _cpu_model():
 
 def memory_device():
     return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
-
-
-def fused_rnn_class():
-    """rnncells.FusedRNN if this rnncells has it, else None (the fused rows are skipped)."""
-    return getattr(rnncells, "FusedRNN", None)
 
 
 # ----------------------------------------------------------------------------- timing
@@ -197,13 +195,19 @@ def matmul_gflops(m, k, n, warmup=2, repeats=7):
 
 
 # ----------------------------------------------------------------------------- models
+#: Cells whose sweep builds something other than `Cell(units)` on (B, T, I) inputs.
+CONV_CELLS = ("ConvLSTMCell", "ConvGRUCell")
+#: Length of the spatial axis of the rank-1 convolutional cells' steps: (B, T, L, I).
+CONV_LENGTH = 8
+
+
 def available_cells():
-    """rnncells cells of rank-2 steps that build from `Cell(units)` alone (dense cells)."""
+    """Every rnncells cell the sweep can build: the dense cells, the rank-1 convolutional
+    cells (steps (B, L, I)) and Zoneout (around a PeepholeLSTMCell)."""
     names = []
     for name in getattr(rnncells, "__all__", []):
         cls = getattr(rnncells, name, None)
-        if name.endswith("Cell") and isinstance(cls, type) and getattr(
-                cls, "step_input_rank", None) == 2:
+        if isinstance(cls, type) and issubclass(cls, rnncells.cells.base.RecurrentCell):
             names.append(name)
     return names
 
@@ -212,34 +216,60 @@ def make_cell(name, units):
     if name.startswith("keras."):
         return getattr(keras.layers, name.split(".", 1)[1])(units)
     cls = getattr(rnncells, name, None)
-    if cls is None:
+    if name not in available_cells():
         raise ValueError(
             f"Invalid value for argument `--cells`: unknown cell {name!r}; allowed: "
-            f"{', '.join(available_cells())} or keras.LSTMCell / keras.GRUCell.")
+            f"{', '.join(available_cells())}, 'all', or keras.LSTMCell / keras.GRUCell.")
+    if name in CONV_CELLS:
+        return cls(1, filters=units, kernel_size=3, padding="same")
+    if name == "Zoneout":
+        return cls(rnncells.PeepholeLSTMCell(units), rate=0.1)
     return cls(units)
 
 
+def step_shape(cell_name, features):
+    """The shape of one input step (without batch) the sweep feeds `cell_name`."""
+    return (CONV_LENGTH, features) if cell_name in CONV_CELLS else (features,)
+
+
 def reference_layer_name(cell_name):
-    if "LSTM" in cell_name:
+    if "LSTM" in cell_name or cell_name == "Zoneout":
         return "LSTM"
     if "GRU" in cell_name:
         return "GRU"
     return "SimpleRNN"
 
 
+#: FusedRNN options of the fused paths: `fused` is what a user gets (`use_fused="auto"`,
+#: the measured route table); the others force one route of it, to measure that route.
+FUSED_OPTIONS = {
+    "fused": {},
+    "fused_loop": dict(use_fused=True, jit=False),
+    "fused_xla": dict(use_fused=True, jit=True),
+    "fused_batched": dict(use_fused=True, jit=False, backward="batched"),
+}
+
+
 def make_recurrent_layer(path, cell_name, units):
-    """The recurrent layer of `path` ("rnn", "fused", "keras", with or without "_fit")."""
+    """The recurrent layer of `path` ("rnn", "fused*", "keras", with or without "_fit")."""
     kind = path.replace("_fit", "")
     if kind == "rnn":
+        if cell_name in CONV_CELLS:  # keras.layers.RNN takes no rank-3 states: Keras's
+            # per-step loop as FusedRNN runs it on its per-step route
+            return rnncells.FusedRNN(make_cell(cell_name, units), use_fused=False)
         return keras.layers.RNN(make_cell(cell_name, units))
-    if kind == "fused":
-        return fused_rnn_class()(make_cell(cell_name, units))
+    if kind in FUSED_OPTIONS:
+        return rnncells.FusedRNN(make_cell(cell_name, units), **FUSED_OPTIONS[kind])
+    if cell_name in CONV_CELLS:
+        return getattr(keras.layers, f"Conv{reference_layer_name(cell_name)}1D")(
+            units, 3, padding="same")
     return getattr(keras.layers, reference_layer_name(cell_name))(units)
 
 
 def make_model(path, cell_name, timesteps, features, units):
     layer = make_recurrent_layer(path, cell_name, units)
-    model = keras.Sequential([keras.Input((timesteps, features)), layer, keras.layers.Dense(1)])
+    model = keras.Sequential([keras.Input((timesteps, *step_shape(cell_name, features))),
+                              layer, keras.layers.Flatten(), keras.layers.Dense(1)])
     return model, layer
 
 
@@ -313,8 +343,162 @@ def sweep_configs(args):
         shapes += [(center_b, center_t, h, h) for h in args.units]
         shapes += [(center_b, center_t, i, center_h) for i in (args.input or [])]
     unique = list(dict.fromkeys(shapes))
+    # Convolutional cells (CONV_LENGTH positions per step) stop at ROUTE_CONV_MAX: beyond
+    # it a training step takes seconds on a CPU.
     return [Config("sweep", cell, b, t, i, h, paths, args.modes)
-            for cell in args.cells for (b, t, i, h) in unique]
+            for cell in args.cells for (b, t, i, h) in unique
+            if cell not in CONV_CELLS or (b <= ROUTE_CONV_MAX[0] and h <= ROUTE_CONV_MAX[1])]
+
+
+#: The grid of `--routes`: batch x units at T = ROUTE_TIMESTEPS (per-step costs grow ~linearly
+#: in T on every route, so the ratios barely move with T: see the sweep's T axis). Conv cells
+#: (spatial length CONV_LENGTH) stop at ROUTE_CONV_MAX.
+ROUTE_BATCH = (1, 32, 256)
+ROUTE_UNITS = (32, 128, 512)
+ROUTE_TIMESTEPS = 25
+ROUTE_CONV_MAX = (32, 128)
+#: XLA is measured where a step holds at most this many batch * units elements (above it,
+#: XLA's single-threaded CPU matmuls lose by far and compile for tens of seconds).
+ROUTE_XLA_MAX = 32 * 128
+
+
+def route_paths(cell_name, batch, units, mode):
+    """The FusedRNN routes worth timing for one cell, shape and mode (sweep path names)."""
+    spec = make_cell(cell_name, 1).fused_spec()
+    paths = ["rnn", "fused_loop"]
+    if spec.scan:  # the scan takes neither the loop's XLA nor its backward
+        return paths
+    if batch * units <= ROUTE_XLA_MAX:
+        paths.append("fused_xla")
+    if (mode == "train" and spec.batchable and spec.backward != "autodiff" and batch > 1
+            and cell_name not in CONV_CELLS):
+        paths.append("fused_batched")
+    return paths
+
+
+def route_configs(args):
+    """One configuration per cell and grid point, each its own interleaved group."""
+    configs = []
+    for cell in args.cells:
+        conv = cell in CONV_CELLS
+        for b in args.batch:
+            for h in args.units:
+                if conv and (b > ROUTE_CONV_MAX[0] or h > ROUTE_CONV_MAX[1]):
+                    continue
+                for t in args.timesteps:
+                    configs += [Config("routes", cell, b, t, h, h,
+                                       route_paths(cell, b, h, mode), (mode,))
+                                for mode in args.modes]
+    return configs
+
+
+#: Sweep path -> FusedRNN route (rnncells.layers.routes.ROUTES).
+PATH_ROUTES = {"rnn": "per_step", "fused_loop": "fused", "fused_xla": "fused_xla",
+               "fused_batched": "fused_batched"}
+
+
+#: The XLA route is taken only when it beats the fastest other route by this factor: the
+#: T=25 measurement leaves out its compilation (seconds, on the first call of a model) and
+#: that its CPU loops scale worse with T than the others (docs/performance.md).
+XLA_MARGIN = 1.10
+
+
+def route_table(rows):
+    """{cell: {mode: [(batch, units, fastest route, its speed-up over RNN(cell)), ...]}}."""
+    best = {}
+    for row in rows:
+        if row["point"] != "routes" or row.get("median_ms") is None:
+            continue
+        key = (row["cell"], row["mode"], row["batch"], row["units"])
+        best.setdefault(key, {})[PATH_ROUTES[row["path"]]] = row["median_ms"]
+    table = {}
+    for (cell, mode, batch, units), times in sorted(best.items()):
+        route = min(times, key=times.get)
+        others = {r: ms for r, ms in times.items() if r != "fused_xla"}
+        if route == "fused_xla" and others and (
+                min(others.values()) < XLA_MARGIN * times[route]):
+            route = min(others, key=others.get)
+        speedup = times.get("per_step", float("nan")) / times[route]
+        table.setdefault(cell, {}).setdefault(mode, []).append(
+            (batch, units, route, round(speedup, 2)))
+    return table
+
+
+def write_route_table(table, machine, date, path, dates=None):
+    """Write the table module; points measured in an earlier run and not now are kept
+    (MEASURED_AT gives the runs a cell's points come from)."""
+    dates = dates or {cell: date for cell in table}
+    if Path(path).exists():
+        earlier = {}
+        exec(Path(path).read_text(encoding="utf-8"), earlier)  # the module this writes
+        merged = {}
+        for cell in sorted(set(earlier.get("MEASURED", {})) | set(table)):
+            before = earlier.get("MEASURED", {}).get(cell, {})
+            now = table.get(cell, {})
+            merged[cell] = {}
+            for mode in ("infer", "train"):  # points measured now replace the same points
+                points = {tuple(p[:2]): tuple(p) for p in before.get(mode, [])}
+                points.update({tuple(p[:2]): tuple(p) for p in now.get(mode, [])})
+                if points:
+                    merged[cell][mode] = [points[k] for k in sorted(points)]
+            kept_points = {(m, tuple(p[:2])) for m, ps in before.items() for p in ps} - {
+                (m, tuple(p[:2])) for m, ps in now.items() for p in ps}
+            if kept_points:  # some points of this cell come from the earlier run(s)
+                previous = earlier.get("MEASURED_AT", {}).get(cell, "?")
+                dates[cell] = f"{previous}; {date}" if cell in table else previous
+        table = merged
+    lines = [
+        '"""The measured route table of `rnncells.layers.routes` (generated; do not edit).',
+        "",
+        "Regenerate: python -m benchmarks.sweep --routes  (--cells NAME ...: only those cells)",
+        "Each entry: (batch, units, fastest route, its speed-up over keras.layers.RNN(cell)),",
+        f"training step / inference at T={ROUTE_TIMESTEPS}, medians of interleaved rounds.",
+        '"""',
+        "",
+        f"MACHINE = {machine!r}",
+        "",
+        "#: cell -> UTC times of the runs its points come from",
+        "MEASURED_AT = {",
+        *[f"    {cell!r}: {dates[cell]!r}," for cell in sorted(table)],
+        "}",
+        "",
+        "#: cell -> mode -> [(batch, units, route, speed-up), ...]",
+        "MEASURED = {",
+    ]
+    for cell in sorted(table):
+        lines.append(f"    {cell!r}: {{")
+        for mode, points in table[cell].items():
+            lines.append(f"        {mode!r}: [")
+            for b in dict.fromkeys(p[0] for p in points):  # a line per batch size (or two)
+                row = [f"{tuple(p)!r}," for p in points if p[0] == b]
+                halves = [row] if len(" ".join(row)) <= 86 else [row[:2], row[2:]]
+                lines += ["            " + " ".join(half) for half in halves]
+            lines.append("        ],")
+        lines.append("    },")
+    lines.append("}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def rebuild_route_table(json_paths, table_path, out):
+    """The route table from saved --routes results, without timing anything."""
+    table, machine, dates = {}, None, {}
+    for path in json_paths:
+        with open(path, encoding="utf-8") as f:
+            result = json.load(f)
+        machine = result["machine"]
+        for cell, modes in route_table(result["rows"]).items():
+            for mode, points in modes.items():
+                merged = {tuple(p[:2]): tuple(p) for p in table.get(cell, {}).get(mode, [])}
+                merged.update({tuple(p[:2]): tuple(p) for p in points})
+                table.setdefault(cell, {})[mode] = [merged[k] for k in sorted(merged)]
+            stamp = machine["date_utc"][:16]  # to the minute, UTC
+            dates[cell] = stamp if cell not in dates else f"{dates[cell]}; {stamp}"
+    if Path(table_path).exists():
+        Path(table_path).unlink()  # rebuilt from the files alone
+    write_route_table(table, f"{machine['cpu']}, {machine['cores']} cores, TensorFlow "
+                      f"{machine['tensorflow']}", None, table_path, dates=dates)
+    print(f"rebuilt {table_path} from {len(json_paths)} result file(s)", file=out)
+    return table, (table_path,)
 
 
 def point_configs(args):
@@ -324,6 +508,7 @@ def point_configs(args):
         Config("ln_lstm_ref", "LayerNormLSTMCell", 32, 100, 128, 128, LOOP_PATHS + fit,
                memory=True),
         Config("streaming", "LayerNormLSTMCell", 1, 200, 32, 32, ("rnn", "fused")),
+        Config("streaming", "LayerNormGRUCell", 1, 200, 32, 32, ("rnn", "fused")),
     ]
     configs += [Config("t_growth", "LayerNormLSTMCell", 32, t, 128, 128, ("rnn", "fused"),
                        modes=("train",), memory=True) for t in t_growth]
@@ -378,15 +563,11 @@ def _build_calls(index, config, calls, info, log):
     return the rows of paths that were skipped or failed."""
     rows = []
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(config.batch, config.timesteps, config.features)).astype("float32")
+    x = rng.normal(size=(config.batch, config.timesteps,
+                         *step_shape(config.cell, config.features))).astype("float32")
     y = rng.normal(size=(config.batch, 1)).astype("float32")
     x_t, y_t = tf.constant(x), tf.constant(y)
     for path in config.paths:
-        if path.startswith("fused") and fused_rnn_class() is None:
-            log(f"  skip {path}: rnncells.FusedRNN is not available in this checkout")
-            rows += [{**_shape(config), "path": path, "mode": mode,
-                      "note": "skipped: no rnncells.FusedRNN"} for mode in config.modes]
-            continue
         keras.utils.set_random_seed(0)
         try:
             model, layer = make_model(path, config.cell, config.timesteps, config.features,
@@ -464,6 +645,36 @@ def run_scan_kernels(args, log, batch=8, timesteps=4096, units=64):
     return rows
 
 
+FIRST_CALL_CELLS = ("LayerNormLSTMCell", "LayerNormGRUCell")
+
+
+def run_first_calls(args, log, batch=32, timesteps=100, units=128, rounds=3):
+    """Seconds of the FIRST `train_on_batch` of a freshly compiled model (tracing, graph
+    building and one step: what the first call of `model.fit` pays), per path; `rounds`
+    fresh models per path, built in alternation, the median reported."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, timesteps, units)).astype("float32")
+    y = rng.normal(size=(batch, 1)).astype("float32")
+    times = {}
+    for _ in range(1 if args.quick else rounds):
+        for cell in FIRST_CALL_CELLS:
+            for path in ("keras_fit", "rnn_fit", "fused_fit"):
+                keras.utils.set_random_seed(0)
+                model, _ = make_model(path, cell, timesteps, units, units)
+                _, train, _ = fit_functions(model)
+                start = time.perf_counter()
+                _sync(train(x, y))
+                times.setdefault((cell, path), []).append(time.perf_counter() - start)
+    rows = []
+    for (cell, path), seconds in times.items():
+        rows.append({"point": "first_call", "cell": cell, "mode": "train", "batch": batch,
+                     "timesteps": timesteps, "input": units, "units": units, "path": path,
+                     "median_ms": statistics.median(seconds) * 1e3,
+                     "min_ms": min(seconds) * 1e3, "repeats": len(seconds), "note": ""})
+        log(_format_row(rows[-1]))
+    return rows
+
+
 # ----------------------------------------------------------------------------- summaries
 def ratios(rows):
     """Speed-ups within one run, per configuration and mode: >1 means the fused path wins."""
@@ -516,10 +727,15 @@ def named_summary(rows):
     summary["ln_lstm_fused_vs_rnn (target >= 2)"] = ratio(rnn, fused)
     summary["ln_lstm_fused_fit_vs_rnn_fit (target >= 1.5)"] = ratio(rnn_fit, fused_fit)
     summary["ln_lstm_fused_vs_keras_lstm (target >= 1)"] = ratio(keras_lstm, fused)
-    for mode in MODES:
-        slow, _ = ms("streaming", "rnn", mode)
-        fast, _ = ms("streaming", "fused", mode)
-        summary[f"streaming_{mode}_fused_vs_rnn (target >= 5)"] = ratio(slow, fast)
+    for cell, tag in (("LayerNormLSTMCell", "ln_lstm"), ("LayerNormGRUCell", "ln_gru")):
+        for mode in MODES:
+            slow, _ = ms("streaming", "rnn", mode, cell=cell)
+            fast, _ = ms("streaming", "fused", mode, cell=cell)
+            summary[f"streaming_{tag}_{mode}_fused_vs_rnn (target >= 5)"] = ratio(slow, fast)
+        fused_first, _ = ms("first_call", "fused_fit", "train", cell=cell)
+        keras_first, _ = ms("first_call", "keras_fit", "train", cell=cell)
+        summary[f"first_call_{tag}_fused_fit_over_keras_fit (target <= 1.5)"] = ratio(
+            fused_first, keras_first)
     growth_ts = sorted({r["timesteps"] for r in rows if r["point"] == "t_growth"})
     if len(growth_ts) >= 2:
         first, last = growth_ts[0], growth_ts[-1]
@@ -539,6 +755,30 @@ def named_summary(rows):
             fast, _ = ms("scan_t4096", f"linear_scan{suffix}", mode)
             summary[f"kernel_t4096_{mode}_linear_vs_sequential{suffix}"] = ratio(slow, fast)
     return summary
+
+
+def never_slower(rows):
+    """Per cell and mode: the worst time ratio FusedRNN (auto) / RNN(cell) over this run's
+    sweep points (target <= 1.05) and where, and the ratio to Keras's LSTM/GRU at each batch
+    of the center's T, I, H (training)."""
+    by_shape = {}
+    for row in rows:
+        if row["point"] == "sweep" and row.get("median_ms") is not None:
+            key = (row["cell"], row["mode"], row["batch"], row["timesteps"], row["units"],
+                   row["input"])
+            by_shape.setdefault(key, {})[row["path"]] = row["median_ms"]
+    out = {}
+    for (cell, mode, b, t, h, i), times in sorted(by_shape.items()):
+        if "fused" not in times or "rnn" not in times:
+            continue
+        entry = out.setdefault(f"{cell} {mode}", {"worst_fused_over_rnn": 0.0})
+        value = times["fused"] / times["rnn"]
+        if value > entry["worst_fused_over_rnn"]:
+            entry.update(worst_fused_over_rnn=round(value, 3), at=f"B={b} T={t} I={i} H={h}")
+        if mode == "train" and "keras" in times:
+            entry[f"fused_over_keras B={b} T={t} I={i} H={h}"] = round(
+                times["fused"] / times["keras"], 3)
+    return out
 
 
 def _fmt(value, spec):
@@ -573,6 +813,15 @@ def build_parser():
         prog="python -m benchmarks.sweep",
         description="Time FusedRNN vs keras.layers.RNN(cell) vs Keras LSTM/GRU (inference "
                     "and training step), write CSV/JSON to benchmarks/results/.")
+    parser.add_argument("--routes", action="store_true",
+                        help="time every route FusedRNN(use_fused='auto') chooses between, for "
+                             "every cell (default --cells all) on the route grid, and write the "
+                             "table it chooses from (--route-table)")
+    parser.add_argument("--table-from", nargs="+", type=Path, default=None, metavar="JSON",
+                        help="rebuild the route table from the rows of earlier --routes runs "
+                             "(later files win per point) instead of measuring")
+    parser.add_argument("--route-table", type=Path, default=ROUTE_TABLE,
+                        help=f"where --routes writes the table (default {ROUTE_TABLE})")
     parser.add_argument("--quick", action="store_true",
                         help="a small sweep, under 2 minutes on a 2-core CPU")
     parser.add_argument("--cells", nargs="+", default=None,
@@ -619,9 +868,14 @@ def build_parser():
 def resolve_args(args):
     quick = args.quick
     if args.cells is None:
-        args.cells = ["MinGRUCell"] if quick else list(DEFAULT_CELLS)
+        args.cells = (available_cells() if args.routes else
+                      ["MinGRUCell"] if quick else list(DEFAULT_CELLS))
     elif args.cells == ["all"]:
         args.cells = available_cells()
+    if args.routes:  # the route grid unless given
+        args.batch = args.batch or list(ROUTE_BATCH)
+        args.units = args.units or list(ROUTE_UNITS)
+        args.timesteps = args.timesteps or [ROUTE_TIMESTEPS]
     args.center = args.center or [32, 100, 128, 128]
     args.batch = args.batch or ([] if quick else [1, 8, 128])
     args.timesteps = args.timesteps or ([] if quick else [25, 400])
@@ -649,6 +903,8 @@ def main(argv=None, out=None):
 
 def _main(argv, out):
     args = resolve_args(build_parser().parse_args(argv))
+    if args.table_from:
+        return rebuild_route_table(args.table_from, args.route_table, out)
 
     def log(message):
         print(message, file=out, flush=True)
@@ -658,8 +914,6 @@ def _main(argv, out):
     log(f"machine: {machine['cpu']}, {machine['cores']} cores, GPU: "
         f"{', '.join(machine['gpus']) or 'none'}, TensorFlow {machine['tensorflow']}, "
         f"Keras {machine['keras']}")
-    if fused_rnn_class() is None:
-        log("note: rnncells.FusedRNN is not available in this checkout: fused rows are skipped")
 
     n = args.matmul_size
     peak = matmul_gflops(n, n, n)
@@ -672,7 +926,11 @@ def _main(argv, out):
     for name, value in throughput.items():
         log(f"matmul throughput {name}: {value:.1f} GFLOP/s")
 
-    configs = [] if args.points_only else sweep_configs(args)
+    if args.routes:
+        args.points = False
+        configs = route_configs(args)
+    else:
+        configs = [] if args.points_only else sweep_configs(args)
     if args.points or args.points_only:
         configs += point_configs(args)
     groups = {}  # interleaved together: a cell's sweep, or one named point
@@ -686,10 +944,17 @@ def _main(argv, out):
     if args.points or args.points_only:
         log("[scan_t4096] kernels: linear_scan vs sequential_scan")
         rows += run_scan_kernels(args, log)
+        log("[first_call] trace + compile + first step of model.fit's train function")
+        rows += run_first_calls(args, log)
 
     entries = ratios(rows)
     print_ratios(entries, out)
     summary = named_summary(rows) if (args.points or args.points_only) else {}
+    worst = never_slower(rows)
+    if worst:
+        log("\nFusedRNN (auto) / RNN(cell), worst over the sweep points (target <= 1.05):")
+        for key, entry in worst.items():
+            log(f"  {key}: {entry['worst_fused_over_rnn']:.2f} at {entry.get('at')}")
     if summary:
         log("\nNamed points (performance targets):")
         for key, value in summary.items():
@@ -702,14 +967,20 @@ def _main(argv, out):
         "machine": machine,
         "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "matmul_gflops": throughput,
-        "fused_available": fused_rnn_class() is not None,
         "rows": rows,
         "ratios": entries,
         "summary": summary,
+        "never_slower": worst,
         "elapsed_s": elapsed,
     }
-    paths = write_results(result, args.out, machine["device"].lower(),
-                          "quick" if args.quick else "full")
+    kind = "routes" if args.routes else "quick" if args.quick else "full"
+    if args.routes:
+        result["route_table"] = route_table(rows)
+        write_route_table(result["route_table"], f"{machine['cpu']}, {machine['cores']} "
+                          f"cores, TensorFlow {machine['tensorflow']}", machine["date_utc"][:16],
+                          args.route_table)
+        log(f"wrote the route table {args.route_table}")
+    paths = write_results(result, args.out, machine["device"].lower(), kind)
     log(f"\nwrote {paths[0]} and {paths[1]} ({elapsed:.0f} s)")
     return result, paths
 

@@ -1,9 +1,65 @@
 """Shape helpers shared by the cells and the sequence layers."""
 
+import numpy as np
+
 
 def as_shape(size):
     """A state/output size (int or shape) as a shape tuple without the batch axis."""
     return tuple(size) if isinstance(size, (list, tuple)) else (size,)
+
+
+def state_shapes(state_size):
+    """A cell's `state_size` (an int, or a list of ints / shapes) as one shape per state."""
+    sizes = state_size if isinstance(state_size, (list, tuple)) else [state_size]
+    return [as_shape(size) for size in sizes]
+
+
+def _static_shape(value):
+    """The static shape of a tensor, array or nested list as a tuple (None: unknown rank)."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return np.shape(value)
+    if getattr(shape, "rank", 0) is None:  # tf.TensorShape of unknown rank
+        return None
+    return tuple(shape)
+
+
+def _fits(shape, expected):
+    """Whether a received state shape (batch first) can be a state of shape `expected`.
+
+    Only known dims are compared: None on either side matches, and the batch axis is not
+    compared (the cell does not fix it).
+    """
+    if shape is None:
+        return True
+    if len(shape) != 1 + len(expected):
+        return False
+    return all(a is None or b is None or a == b for a, b in zip(shape[1:], expected))
+
+
+def _describe(shape):
+    return "(unknown rank)" if shape is None else str(tuple(shape))
+
+
+def check_initial_state(initial_state, state_size, owner):
+    """Raise ValueError unless `initial_state` is one tensor per state of `state_size`.
+
+    `initial_state`: a list of tensors (batch, *size), or one bare tensor for a one-state
+    cell. `owner` names the layer in the message. Unknown (None) dims are accepted.
+    """
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [
+        initial_state]
+    expected = state_shapes(state_size)
+    received = [_static_shape(state) for state in states]
+    if len(received) == len(expected) and all(map(_fits, received, expected)):
+        return
+    wanted = ", ".join(str((None, *shape)).replace("None", "batch", 1) for shape in expected)
+    got = ", ".join(_describe(shape) for shape in received) or "none"
+    raise ValueError(
+        f"Invalid value for argument `initial_state` of {owner}: expected {len(expected)} "
+        f"state tensor(s), one per entry of the cell's state_size={state_size!r}, of shapes "
+        f"{wanted}; received {len(received)} tensor(s) of shapes {got}."
+    )
 
 
 def rnn_output_shape(layer, sequences_shape):
@@ -22,6 +78,4 @@ def rnn_output_shape(layer, sequences_shape):
     output_shape = (batch, steps, *output) if layer.return_sequences else (batch, *output)
     if not layer.return_state:
         return output_shape
-    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [
-        cell.state_size]
-    return output_shape, *[(batch, *as_shape(size)) for size in sizes]
+    return output_shape, *[(batch, *shape) for shape in state_shapes(cell.state_size)]

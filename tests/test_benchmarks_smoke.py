@@ -2,7 +2,8 @@
 
 Timings are never asserted (a benchmark is not a test); what is checked: the harness runs
 every path, writes the JSON and CSV it documents, counts the matmul FLOPs it says it counts,
-computes ratios from its own rows, and skips FusedRNN rows cleanly when FusedRNN is absent.
+computes ratios from its own rows, and writes the route table that
+`FusedRNN(use_fused="auto")` chooses from.
 """
 
 import csv
@@ -29,12 +30,9 @@ def test_sweep_runs_a_tiny_config_and_writes_results(tmp_path):
     for key in ("cpu", "cores", "gpus", "tensorflow", "keras"):
         assert key in saved["machine"]
     rows = {(r["path"], r["mode"]): r for r in saved["rows"]}
-    fused = sweep.fused_rnn_class() is not None
-    for path in ("rnn", "keras", "rnn_fit") + (("fused",) if fused else ()):
+    for path in ("rnn", "keras", "rnn_fit", "fused"):
         for mode in ("infer", "train"):
             assert rows[(path, mode)]["median_ms"] > 0, (path, mode)
-    if not fused:
-        assert rows[("fused", "train")]["note"].startswith("skipped")
 
     # MinGRU at I=4, H=5: kernel (4, 10) is its only 2-D weight -> 2*4*10 FLOPs per
     # example-step; B*T = 6 example-steps; the training step counts 3x the forward.
@@ -53,15 +51,41 @@ def test_sweep_runs_a_tiny_config_and_writes_results(tmp_path):
     assert len(table) == len(saved["rows"]) and set(table[0]) == set(sweep.CSV_FIELDS)
 
 
-def test_fused_rows_skipped_with_a_message_without_fused_rnn(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "fused_rnn_class", lambda: None)
-    out = io.StringIO()
-    args = ["--cells", "MinGRUCell", "--design", "center", "--center", "1", "2", "3", "3",
-            "--paths", "fused",
-            "--no-points", "--matmul-size", "16", "--out", str(tmp_path)]
-    result, _ = sweep.main(args, out=out)
-    assert "FusedRNN is not available" in out.getvalue()
-    assert [r["note"] for r in result["rows"]] == ["skipped: no rnncells.FusedRNN"] * 2
+def test_routes_times_each_route_and_writes_the_table_auto_chooses_from(tmp_path):
+    table_path = tmp_path / "route_table.py"
+    args = ["--routes", "--cells", "LayerNormGRUCell", "MinGRUCell", "ConvGRUCell",
+            "--batch", "2", "--units", "3", "--timesteps", "3", "--repeats", "1",
+            "--warmup", "0", "--matmul-size", "16", "--out", str(tmp_path),
+            "--route-table", str(table_path)]
+    result, (json_path, _) = sweep.main(args, out=io.StringIO())
+    timed = {(r["cell"], r["mode"], r["path"]) for r in result["rows"] if r.get("median_ms")}
+    # Every route that applies, per mode: the scan cell has no loop XLA or backward variant,
+    # the batched backward only matters to training, conv cells run Keras's per-step loop.
+    assert {p for c, m, p in timed if c == "LayerNormGRUCell" and m == "train"} == {
+        "rnn", "fused_loop", "fused_xla", "fused_batched"}
+    assert {p for c, m, p in timed if c == "LayerNormGRUCell" and m == "infer"} == {
+        "rnn", "fused_loop", "fused_xla"}
+    assert {p for c, m, p in timed if c == "MinGRUCell"} == {"rnn", "fused_loop"}
+    assert {p for c, m, p in timed if c == "ConvGRUCell"} == {"rnn", "fused_loop", "fused_xla"}
+    namespace = {}
+    exec(table_path.read_text(), namespace)  # the generated module, as the package reads it
+    assert namespace["MEASURED"] == result["route_table"]
+    for cell in ("LayerNormGRUCell", "MinGRUCell", "ConvGRUCell"):
+        for mode in ("train", "infer"):
+            ((batch, units, route, speedup),) = namespace["MEASURED"][cell][mode]
+            times = {sweep.PATH_ROUTES[r["path"]]: r["median_ms"] for r in result["rows"]
+                     if r["cell"] == cell and r["mode"] == mode and r.get("median_ms")}
+            assert (batch, units) == (2, 3) and route == min(times, key=times.get)
+            assert speedup == pytest.approx(times["per_step"] / times[route], abs=0.01)
+            if route != "fused_xla":  # XLA only with a 10% margin over the others
+                assert times.get("fused_xla", float("inf")) * sweep.XLA_MARGIN > times[route]
+    # The same table, rebuilt from the saved results without timing anything.
+    rebuilt = tmp_path / "rebuilt.py"
+    sweep.main(["--table-from", str(json_path), "--route-table", str(rebuilt)],
+               out=io.StringIO())
+    again = {}
+    exec(rebuilt.read_text(), again)
+    assert again["MEASURED"] == namespace["MEASURED"]
 
 
 def test_named_summary_ratios_from_rows():
@@ -100,3 +124,29 @@ def test_plot_writes_png(tmp_path):
     out = tmp_path / "speedup.png"
     assert plot.plot(result, out) == 2
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_table_ratios_come_from_the_rows():
+    def row(path, mode, batch, ms, units=8):
+        return dict(point="sweep", cell="MinGRUCell", mode=mode, batch=batch, timesteps=10,
+                    input=units, units=units, path=path, median_ms=ms)
+
+    rows = [row("rnn", "train", 4, 20.0), row("fused", "train", 4, 10.0),
+            row("keras", "train", 4, 5.0), row("rnn", "train", 16, 30.0),
+            row("fused", "train", 16, 60.0), row("rnn", "train", 4, 8.0, units=2),
+            row("fused", "train", 4, 4.0, units=2)]
+    table = plot.markdown({"arguments": {"center": [4, 10, 8, 8]}, "rows": rows})
+    header, _, train, infer = table.splitlines()
+    assert header.startswith("| cell | mode | B=4 | B=16 | B=4 H=2 |")
+    # fused / rnn per column; fused / keras at each batch of the center (none at B=16).
+    assert train == "| MinGRUCell | train | 0.50 | 2.00 | 0.50 | 2.00, - |"
+    assert infer == "| MinGRUCell | infer | - | - | - |  |"
+
+
+def test_route_markdown_lists_every_point():
+    measured = {"MinGRUCell": {"train": [(1, 8, "fused", 2.0), (4, 8, "per_step", 1.0)],
+                               "infer": [(1, 8, "fused_xla", 1.5)]}}
+    header, _, train, infer = plot.route_markdown(measured).splitlines()
+    assert header == "| cell | mode | B=1 H=8 | B=4 H=8 |"
+    assert train == "| MinGRUCell | train | F 2.00 | RNN |"
+    assert infer == "| MinGRUCell | infer | X 1.50 |  |"

@@ -9,8 +9,12 @@
   that takes them (see `test_fused_equals_rnn_in_training_with_dropout` for the masks);
 - stateful FusedRNN on the scan and keras paths;
 - mixed_float16 `fit` with loss scaling, one model per cell family;
-- a bad `initial_state` (count, shape) to FusedRNN.
+- a bad `initial_state` (count, shape) to FusedRNN: a clear ValueError, on the loop and scan
+  paths, for symbolic inputs, conv cells, an ESN's bare tensor, Bidirectional's split and a
+  stateful layer; valid ones (unknown dims, any batch) run as in keras.layers.RNN.
 """
+
+import re
 
 import keras
 import numpy as np
@@ -307,14 +311,6 @@ def test_mixed_float16_fit_with_loss_scaling(family):
 
 
 # ------------------------------------------------------------------ bad initial_state
-NOT_CLEAR = pytest.mark.xfail(strict=True, reason=(
-    "FusedRNN does not check `initial_state`: a wrong count or shape surfaces as an "
-    "IndexError, a nested-structure ValueError, a TensorFlow InvalidArgumentError from a "
-    "matmul, a linear_scan message about `h0`, or (scan path, too many states) no error at "
-    "all; keras.layers.RNN has the same gaps. Wanted: a ValueError naming `initial_state`, "
-    "the count/shapes received and the cell's state sizes."))
-
-
 def _states(case):
     count = {"too_many": 3, "too_few": 0}.get(case)
     if count is None:  # wrong shape, right count (filled in per path)
@@ -322,10 +318,8 @@ def _states(case):
     return [np.zeros((B, U), "float32")] * count
 
 
-@NOT_CLEAR
-@pytest.mark.parametrize("case", ["too_many", "too_few", "wrong_shape"])
-@pytest.mark.parametrize("path", ["loop", "scan"])
-def test_bad_initial_state_is_a_clear_error(path, case):
+def _bad_initial_state(path, case):
+    """A fused layer and an initial_state of the wrong count or shape for its cell."""
     layer = _fused_case(path)
     sizes = layer.cell.state_size
     count = len(sizes) if isinstance(sizes, (list, tuple)) else 1
@@ -334,5 +328,137 @@ def test_bad_initial_state_is_a_clear_error(path, case):
         given = [np.zeros((B, U + 1), "float32")] * count
     elif case == "too_few":
         given = [np.zeros((B, U), "float32")] * (count - 1) or [np.zeros((B, 1, 1), "float32")]
-    with pytest.raises(ValueError, match="`initial_state`"):
+    return layer, given
+
+
+def _clear_message(layer, given):
+    """A regex of what the message must say: the argument, the cell's state sizes and the
+    count and shapes received."""
+    parts = [f"`initial_state` of FusedRNN({type(layer.cell).__name__})",
+             f"state_size={layer.cell.state_size!r}", f"received {len(given)} tensor",
+             ", ".join(str(g.shape) for g in given)]
+    return ".*".join(re.escape(part) for part in parts)
+
+
+BAD_CASES = [(path, case) for path in ("loop", "scan")
+             for case in ("too_many", "too_few", "wrong_shape")]
+
+
+@pytest.mark.parametrize("path, case", BAD_CASES)
+def test_bad_initial_state_is_a_clear_error(path, case):
+    layer, given = _bad_initial_state(path, case)
+    with pytest.raises(ValueError, match=_clear_message(layer, given)):
         layer(_x(), initial_state=given)
+
+
+def test_bad_initial_state_check_catches_the_unchecked_mutant(monkeypatch):
+    """Mutant: FusedRNN without its check. No case gives the clear error (one, scan with
+    too many states, runs without any error), so the test above can fail."""
+    monkeypatch.setattr(FusedRNN, "check_initial_state", lambda self, initial_state: None)
+    unclear = []
+    for path, case in BAD_CASES:
+        layer, given = _bad_initial_state(path, case)
+        try:
+            layer(_x(), initial_state=given)
+            unclear.append((path, case, "no error"))
+        except Exception as error:  # noqa: BLE001 - any error but the clear one
+            if "`initial_state`" not in str(error):
+                unclear.append((path, case, type(error).__name__))
+    assert len(unclear) == len(BAD_CASES), unclear
+    assert ("scan", "too_many", "no error") in unclear
+
+
+def _rng_states(*shapes):
+    rng = np.random.default_rng(1)
+    return [rng.normal(size=shape).astype("float32") for shape in shapes]
+
+
+def _conv_cell():
+    return rnncells.ConvLSTMCell(1, 2, 3, padding="same")
+
+
+# Valid initial states the check must accept: (make cell, x shape, states, bare tensor?).
+GOOD_STATES = {
+    "batch_differs_from_units": (lambda: rnncells.LayerNormLSTMCell(U), (2, T, F),
+                                 _rng_states((2, U), (2, U)), False),
+    "esn_bare_tensor": (lambda: rnncells.ESNCell(U, seed=1), (B, T, F),
+                        _rng_states((B, U)), True),
+    "conv_shapes": (_conv_cell, (B, T, 4, F), _rng_states((B, 4, 2), (B, 4, 2)), False),
+    "scan": (lambda: rnncells.MinGRUCell(U), (B, T, F), _rng_states((B, U)), False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOOD_STATES))
+def test_valid_initial_state_runs_as_in_rnn(name):
+    make_cell, shape, states, bare = GOOD_STATES[name]
+    x = _x(shape)
+    cell = make_cell()
+    given = states[0] if bare else states
+    expected = keras.layers.RNN(cell, return_sequences=True)(x, initial_state=given)
+    got = FusedRNN(cell, return_sequences=True)(x, initial_state=given)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    zeros = FusedRNN(cell, return_sequences=True)(x)
+    assert not np.allclose(got, zeros, atol=1e-3)  # the given state was used
+
+
+def test_initial_state_check_on_symbolic_inputs():
+    sequences = keras.Input((T, F))
+    unknown, wide = keras.Input((None,)), keras.Input((U + 1,))
+    layer = FusedRNN(rnncells.LayerNormLSTMCell(U))
+    # Unknown feature dims are not errors: the model builds and runs.
+    model = keras.Model([sequences, unknown], layer(sequences, initial_state=[unknown] * 2))
+    h = _rng_states((B, U))[0]
+    np.testing.assert_allclose(model([_x(), h]), layer(_x(), initial_state=[h, h]), atol=1e-6)
+    with pytest.raises(ValueError, match=r"`initial_state`.*\(None, 4\), \(None, 3\)"):
+        layer(sequences, initial_state=[wide, keras.Input((U,))])
+    esn = FusedRNN(rnncells.ESNCell(U))
+    assert esn(sequences, initial_state=keras.Input((U,))).shape == (None, U)
+    with pytest.raises(ValueError, match="`initial_state` of FusedRNN\\(ESNCell\\)"):
+        esn(sequences, initial_state=wide)
+
+
+BAD_STATES = {
+    "esn_bare_tensor": (lambda: FusedRNN(rnncells.ESNCell(U)), (B, T, F),
+                        np.zeros((B, U + 1), "float32")),
+    "conv_channels": (lambda: FusedRNN(_conv_cell()), (B, T, 4, F),
+                      [np.zeros((B, 4, 3), "float32")] * 2),
+    "conv_rank": (lambda: FusedRNN(_conv_cell()), (B, T, 4, F),
+                  [np.zeros((B, 2), "float32")] * 2),
+    "bidirectional_odd_count": (
+        lambda: keras.layers.Bidirectional(FusedRNN(rnncells.LayerNormLSTMCell(U))),
+        (B, T, F), [np.zeros((B, U), "float32")] * 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_STATES))
+def test_bad_initial_state_variants_are_clear_errors(name):
+    make_layer, shape, given = BAD_STATES[name]
+    with pytest.raises(ValueError, match="`initial_state` of FusedRNN"):
+        make_layer()(_x(shape), initial_state=given)
+
+
+def test_bidirectional_splits_a_valid_initial_state():
+    states = _rng_states(*[(B, U)] * 4)
+    layer = keras.layers.Bidirectional(FusedRNN(rnncells.LayerNormLSTMCell(U)))
+    out = layer(_x(), initial_state=states)
+    forward = layer.forward_layer(_x(), initial_state=states[:2])
+    np.testing.assert_allclose(out[:, :U], forward, atol=1e-6)
+
+
+def test_stateful_layer_checks_a_given_initial_state():
+    layer = FusedRNN(rnncells.MinGRUCell(U), stateful=True)
+    layer(_x())
+    h = _rng_states((B, U))[0]
+    np.testing.assert_allclose(layer(_x(), initial_state=[h]),
+                               FusedRNN(layer.cell)(_x(), initial_state=[h]), atol=1e-6)
+    with pytest.raises(ValueError, match="`initial_state` of FusedRNN\\(MinGRUCell\\)"):
+        layer(_x(), initial_state=[np.zeros((B, U + 1), "float32")])
+
+
+def test_initial_state_check_accepts_unknown_dims_and_rank():
+    from rnncells._shapes import check_initial_state
+    check_initial_state([tf.TensorSpec(None)], U, "layer")  # unknown rank
+    # None on either side matches; the batch axis is never compared.
+    check_initial_state([tf.TensorSpec((7, 5, None, 2))], [(None, 4, 2)], "layer")
+    with pytest.raises(ValueError, match=r"state_size=\[\(None, 4, 2\)\].*\(7, 5, 3, 2\)"):
+        check_initial_state([tf.TensorSpec((7, 5, 3, 2))], [(None, 4, 2)], "layer")

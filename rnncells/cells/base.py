@@ -10,9 +10,15 @@
 Cells whose recurrence is linear in the state also implement
 `scan_coefficients(projected) -> (a, b)` with `h_t = a_t * h_{t-1} + b_t`.
 
+What the fused kernels may do with a cell is stated in ONE place, `fused_spec()` (a
+`FusedSpec`); the kernels read nothing else from the cell besides the protocol above.
+
 Dropout follows Keras's semantics: one input mask and one recurrent mask per sequence,
 drawn before the loop and reused at every step, applied only when `training=True`.
 """
+
+import dataclasses
+from collections.abc import Callable
 
 import keras
 from keras import ops
@@ -20,6 +26,51 @@ from keras import ops
 from rnncells import _validation as validation
 from rnncells._compat import DropoutRNNCell
 from rnncells._shapes import as_shape
+
+#: How a fused kernel computes the gradients of the loop (see `FusedSpec.backward`).
+BACKWARDS = ("per_step", "batched", "autodiff")
+
+
+@dataclasses.dataclass(frozen=True)
+class FusedSpec:
+    """The contract between a cell and the fused kernels (`RecurrentCell.fused_spec()`).
+
+    Attributes:
+        backward: how the fused loop computes gradients by default: "per_step" (recompute
+            one `recur` per step in a reverse loop), "batched" (the reverse loop carries only
+            the state gradient; `recur` is then recomputed on all T*B rows at once, so the
+            weight gradients are large matmuls) or "autodiff" (TensorFlow differentiates the
+            loop; for cells whose `recur` has side effects or updates statistics).
+        batchable: whether the "batched" backward is allowed: the rows of the batch are
+            independent in `recur`, and `project` draws no random numbers of its own.
+        fuse_masks: whether a masked sequence may take the fused path (False: per step).
+        project_start_step: `project` takes `start_step=` (the step index held in the last
+            state) because its statistics depend on the step.
+        scan: the recurrence is linear in its one state (`scan_coefficients`), so a
+            parallel scan may run it.
+        step_vjp: optional analytic adjoint of one `recur` step, a function
+            `(projected_t, states, d_output, d_states, training) -> (d_projected_t,
+            d_states_prev, d_weights)` with `d_weights` in the order of `step_vjp_weights`;
+            kernels use it instead of differentiating `recur` with a tape.
+        step_vjp_weights: the variables `step_vjp` returns gradients for.
+        running_statistics: the cell keeps running statistics that training updates (batch
+            norm): FusedRNN runs it with `rnncells.kernels.statistics`, which records each
+            step's statistics in the loop and hands them to `cell.apply_statistics` once.
+    """
+
+    backward: str = "per_step"
+    batchable: bool = True
+    fuse_masks: bool = True
+    project_start_step: bool = False
+    scan: bool = False
+    step_vjp: Callable | None = None
+    step_vjp_weights: tuple = ()
+    running_statistics: bool = False
+
+    def __post_init__(self):
+        if self.backward not in BACKWARDS:
+            raise ValueError(f"`backward` must be one of {BACKWARDS}; received "
+                             f"backward={self.backward!r}.")
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
@@ -55,6 +106,9 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     def recur(self, projected, states, training=None):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement recur().")
 
+    def scan_coefficients(self, projected):  # pragma: no cover - optional
+        raise NotImplementedError(f"{type(self).__name__} has no linear recurrence.")
+
     def call(self, inputs, states, training=None):
         projected = self.project(inputs, training=training)
         return self.recur(projected, states, training=training)
@@ -64,6 +118,23 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         """The size of the output: by Keras's convention the first state's (h)."""
         sizes = self.state_size
         return sizes[0] if isinstance(sizes, (list, tuple)) else sizes
+
+    def fused_spec(self):
+        """What the fused kernels may do with this cell (a `FusedSpec`).
+
+        The default: the per-step recomputing backward and fused masks, unless the cell
+        has non-trainable weights (running statistics or fixed weights that `recur` may
+        read or update), which get TensorFlow's own differentiation of the loop and a
+        per-step loop for masked sequences; a parallel scan for a cell that defines
+        `scan_coefficients` and has one state. Cells override this to say more.
+        """
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [
+            self.state_size]
+        fixed = bool(self.non_trainable_weights)
+        return FusedSpec(
+            backward="autodiff" if fixed else "per_step", fuse_masks=not fixed,
+            scan=(len(sizes) == 1 and type(self).scan_coefficients
+                  is not RecurrentCell.scan_coefficients))
 
     def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
         """Zero states, one per `state_size` entry, each `(batch_size, *size)`.

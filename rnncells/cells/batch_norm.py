@@ -88,6 +88,7 @@ from keras import initializers, ops
 from rnncells import _validation as validation
 from rnncells._compat import in_xla_context
 from rnncells._serialization import keras_serializable
+from rnncells.cells.base import FusedSpec
 from rnncells.cells.dense import DenseRecurrentCell, split_gates
 from rnncells.cells.updates import gru_update, lstm_update
 
@@ -167,9 +168,13 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
     See the module docstring for the semantics; the arguments are documented on the cells.
     """
 
-    #: `project` needs the step index held in the last state (`start_step`), so a wrapper or
-    #: kernel that calls `project` itself must pass it; the step counter state is bookkeeping.
-    project_reads_step_state = True
+    def fused_spec(self):
+        """Running statistics: FusedRNN's statistics kernel (masked sequences fused, padded
+        entries left out of the statistics); `project` needs the step index held in the last
+        state (`start_step`), so a wrapper or kernel that calls `project` itself must pass it;
+        the step counter state is bookkeeping; TensorFlow's backward for the generic loop."""
+        return FusedSpec(backward="autodiff", batchable=False, fuse_masks=True,
+                         project_start_step=True, running_statistics=True)
 
     def __init__(self, units, momentum=0.99, epsilon=1e-3, gamma_initializer=0.1,
                  beta_initializer="zeros", max_steps=100, synchronized=False, mask_value=None,

@@ -16,8 +16,10 @@ Weight layout (the same in `keras.layers.RNN(cell)` and `FusedRNN(cell)`):
   (`LegacyNormWeightsLoader`).
 """
 
+import dataclasses
+
 import keras
-from keras import initializers
+from keras import initializers, ops
 
 from rnncells import _validation as validation
 from rnncells._pointwise import CompiledPointwise
@@ -322,6 +324,125 @@ class LayerNormGRUCell(LegacyNormWeightsLoader, DenseRecurrentCell):
             "norm_epsilon": self.norm_epsilon,
         }
         return {**super().get_config(), **config}
+
+
+    # ------------------------------------------------------------------ analytic adjoint
+    def fused_spec(self):
+        """The cell's spec, with its analytic step adjoint (`step_vjp`) when the activations
+        are the default tanh / sigmoid (the adjoint is written for those)."""
+        spec = super().fused_spec()
+        if not self.built or not (self.activation is keras.activations.tanh
+                and self.recurrent_activation is keras.activations.sigmoid):
+            return spec
+        weights = [self.recurrent_kernel, self.recurrent_norm_gamma]
+        weights += [self.bias] if self.use_bias else []
+        return dataclasses.replace(spec, step_vjp=self.step_vjp,
+                                   step_vjp_weights=tuple(weights))
+
+    def step_vjp(self, projected, states, d_output, d_states, training=None):
+        """The VJP of `recur` (see `layer_norm_gru_step_vjp`); `d_output` and `d_states[0]`
+        both reach h'. Returns (d_projected, [d_h], [d_recurrent_kernel, d_gamma(, d_bias)])."""
+        dropout, dropconnect = recurrent_masks(self, states[0], training)
+        bias = self.cast_weight(self.bias)[1] if self.use_bias else None
+        d_p, d_h, d_kernel, d_gamma, d_bias = layer_norm_gru_step_vjp(
+            projected, states[0], d_output + d_states[0],
+            self.cast_weight(self.recurrent_kernel), self.recurrent_norm_gamma, bias,
+            self.norm_epsilon, dropout, dropconnect)
+        d_weights = [d_kernel, d_gamma]
+        if self.use_bias:
+            d_weights.append(ops.stack([ops.zeros_like(d_bias), d_bias]))
+        return d_p, [d_h], d_weights
+
+
+def layer_norm_gru_step_vjp(projected, h_tm1, d_h_new, recurrent_kernel, gamma, bias,
+                            epsilon, dropout_mask=None, dropconnect_mask=None):
+    """The adjoint of one LayerNormGRUCell step (tanh / sigmoid), from its equations.
+
+    Forward (recomputed): u = (h * m) @ (U * M); x_hat = (u - mean(u)) / sqrt(var(u) + eps)
+    (in float32); gh = x_hat * gamma + b_h; z = sigma(x_z + gh_z); r = sigma(x_r + gh_r);
+    n = tanh(x_h + r * gh_h); h' = z * h + (1 - z) * n. With g = dL/dh'::
+
+        dz = g (h - n) z (1 - z);  da = g (1 - z)(1 - n^2);  dr = da gh_h r (1 - r)
+        d_projected = [dz, dr, da];  d_gh = [dz, dr, da * r]
+        d_b_h = sum_batch d_gh;  d_gamma = sum_batch d_gh * x_hat
+        du = (d_x_hat - mean(d_x_hat) - x_hat * mean(d_x_hat * x_hat)) / sqrt(var + eps),
+             d_x_hat = d_gh * gamma
+        dU = ((h * m)^T @ du) * M;  dh = g z + (du @ (U * M)^T) * m
+
+    Args: tensors of one step (batch first); `bias` the recurrent bias b_h or None; the
+    masks None when not training. Returns (d_projected, d_h, dU, d_gamma, d_b_h).
+    """
+    dtype = h_tm1.dtype
+    h_in, kernel = masked_recurrent_inputs(h_tm1, recurrent_kernel, dropout_mask,
+                                           dropconnect_mask)
+    x_hat, inv = standardize(ops.matmul(h_in, kernel), epsilon)
+    gamma32 = ops.cast(gamma, "float32")
+    gh = x_hat * gamma32
+    if bias is not None:
+        gh = gh + ops.cast(bias, "float32")
+    gh = ops.cast(gh, dtype)
+    x_z, x_r, x_h = split_gates(projected, 3)
+    h_z, h_r, h_h = split_gates(gh, 3)
+    z = ops.sigmoid(x_z + h_z)
+    r = ops.sigmoid(x_r + h_r)
+    n = ops.tanh(x_h + r * h_h)
+    g = d_h_new
+    dz = g * (h_tm1 - n) * z * (1 - z)
+    da = g * (1 - z) * (1 - n * n)
+    dr = da * h_h * r * (1 - r)
+    d_projected = ops.concatenate([dz, dr, da], axis=-1)
+    d_gh = ops.cast(ops.concatenate([dz, dr, da * r], axis=-1), "float32")
+    du, d_gamma, d_bias = layer_norm_vjp(d_gh, x_hat, inv, gamma32)
+    d_kernel, d_h_in = recurrent_matmul_vjp(h_in, kernel, ops.cast(du, dtype), dropout_mask,
+                                            dropconnect_mask)
+    return (d_projected, g * z + d_h_in, d_kernel, ops.cast(d_gamma, gamma.dtype),
+            d_bias)
+
+
+def recurrent_masks(cell, h_tm1, training):
+    """(recurrent dropout mask, DropConnect mask) of `cell`'s current sequence; None where
+    unused (the masks `DenseRecurrentCell.recurrent_projection` applies)."""
+    return (cell.get_recurrent_dropout_mask(h_tm1)
+            if training and cell.recurrent_dropout > 0 else None,
+            cell.get_recurrent_dropconnect_mask()
+            if training and cell.recurrent_dropconnect > 0 else None)
+
+
+def masked_recurrent_inputs(h_tm1, recurrent_kernel, dropout_mask, dropconnect_mask):
+    """(h * recurrent dropout mask, U * DropConnect mask): the operands of `h @ U` in a step
+    (`DenseRecurrentCell.recurrent_projection`); a None mask is no mask."""
+    kernel = recurrent_kernel if dropconnect_mask is None else (
+        recurrent_kernel * ops.cast(dropconnect_mask, recurrent_kernel.dtype))
+    h_in = h_tm1 if dropout_mask is None else h_tm1 * ops.cast(dropout_mask, h_tm1.dtype)
+    return h_in, kernel
+
+
+def recurrent_matmul_vjp(h_in, kernel, du, dropout_mask, dropconnect_mask):
+    """The adjoint of u = (h * m) @ (U * M) given du: (dU, dh)."""
+    d_kernel = ops.matmul(ops.transpose(h_in), du)
+    d_h = ops.matmul(du, ops.transpose(kernel))
+    if dropconnect_mask is not None:
+        d_kernel = d_kernel * ops.cast(dropconnect_mask, d_kernel.dtype)
+    if dropout_mask is not None:
+        d_h = d_h * ops.cast(dropout_mask, d_h.dtype)
+    return d_kernel, d_h
+
+
+def layer_norm_vjp(d_y, x_hat, inv_std, gamma):
+    """The adjoint of y = x_hat * gamma (+ beta), x_hat = (x - mean) * inv_std over the last
+    axis (all float32): (dx, d_gamma, d_beta) with the parameter gradients summed over rows."""
+    d_x_hat = d_y * gamma
+    d_x = (d_x_hat - ops.mean(d_x_hat, axis=-1, keepdims=True)
+           - x_hat * ops.mean(d_x_hat * x_hat, axis=-1, keepdims=True)) * inv_std
+    return d_x, ops.sum(d_y * x_hat, axis=0), ops.sum(d_y, axis=0)
+
+
+def standardize(x, epsilon):
+    """(x_hat, inv_std) of x over the last axis, in float32 (as `layer_norm`)."""
+    x32 = ops.cast(x, "float32")
+    mean, variance = ops.moments(x32, axes=[-1], keepdims=True)
+    inv_std = ops.rsqrt(variance + epsilon)
+    return (x32 - mean) * inv_std, inv_std
 
 
 @keras_serializable

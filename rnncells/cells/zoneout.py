@@ -8,7 +8,7 @@ the previous one using that step's masks. So `recur` stays a pure function of it
 `keras.layers.RNN` (which calls `call` = `recur(project(x_t))` once per step) draws a new mask
 every step, and `FusedRNN` (which calls `project` on the whole sequence, then `recur` per step)
 draws all of them at once, and a backward pass that recomputes `recur` sees the same masks as
-the forward (the wrapper asks fused kernels not to recompute `project`: `fused_backward`).
+the forward (the wrapper asks fused kernels not to recompute `project`: `fused_spec`).
 The weights are the inner cell's, under the same names; the inner cell's dropout
 and DropConnect masks are drawn and reset through this wrapper.
 """
@@ -18,7 +18,7 @@ from keras import ops
 
 from rnncells import _validation as validation
 from rnncells._serialization import keras_serializable
-from rnncells.cells.base import RecurrentCell
+from rnncells.cells.base import FusedSpec, RecurrentCell
 
 AUTO = "auto"
 
@@ -65,7 +65,7 @@ class Zoneout(RecurrentCell):
             raise ValueError(
                 "Invalid value for argument `cell`: expected an rnncells cell implementing "
                 f"`project` and `recur`, received cell={cell!r}.")
-        if getattr(cell, "project_reads_step_state", False):
+        if isinstance(cell, RecurrentCell) and cell.fused_spec().project_start_step:
             raise ValueError(
                 "Invalid value for argument `cell`: Zoneout does not wrap cells whose projection "
                 "reads the step index from their state (per-step batch normalization), received "
@@ -179,16 +179,14 @@ class Zoneout(RecurrentCell):
             return ops.where(ops.cast(keep, "bool"), previous, new)
         return rate * previous + (1 - rate) * new
 
-    @property
-    def fused_backward(self):
-        """How a fused kernel differentiates this loop: "per_step" (project once, recompute
-        only `recur`, whose zoneout masks come in with the saved projection; a backward that
-        recomputed `project` would draw new masks), or "autodiff" where the inner cell needs
-        it (it says so, or it has non-trainable weights that `recur` may update)."""
-        inner = getattr(self.cell, "fused_backward", None)
-        if inner == "autodiff" or getattr(self.cell, "non_trainable_weights", None):
-            return "autodiff"
-        return "per_step"
+    def fused_spec(self):
+        """The inner cell's spec, except: never the "batched" backward (it recomputes
+        `project`, which would draw new zoneout masks; "per_step" recomputes only `recur`,
+        whose masks come in with the saved projection), no scan, and no start step."""
+        inner = (self.cell.fused_spec() if isinstance(self.cell, RecurrentCell)
+                 else FusedSpec())
+        return FusedSpec(backward="autodiff" if inner.backward == "autodiff" else "per_step",
+                         batchable=False, fuse_masks=inner.fuse_masks)
 
     # ------------------------------------------------------------------ the inner cell's masks
     def get_dropout_mask(self, step_input):

@@ -32,6 +32,8 @@ import threading
 
 import tensorflow as tf
 
+from rnncells.cells.base import RecurrentCell
+
 _state = threading.local()
 
 
@@ -64,7 +66,7 @@ def export_format():
 
 def _follows_protocol(cell):
     """project/recur split usable on a whole sequence (no per-step counter in `project`)."""
-    if getattr(cell, "project_reads_step_state", False):
+    if isinstance(cell, RecurrentCell) and cell.fused_spec().project_start_step:
         return False
     return callable(getattr(cell, "project", None)) and callable(getattr(cell, "recur", None))
 

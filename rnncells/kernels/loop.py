@@ -3,21 +3,27 @@
 `run_loop(cell, projected, initial_states, ...)` is a stateless kernel: `projected` is what
 `cell.project` returned for the whole sequence (batch-major, time on axis 1; a tensor or a
 nest of tensors), and the loop calls `cell.recur` once per step in a `tf.while_loop` over
-fixed-size `TensorArray`s. Inputs are read with `TensorArray.unstack`/`read`, never by
-indexing a full tensor inside the loop (the gradient of such an index is a full-size tensor
-per step: O(T^2) time and memory).
+fixed-size `TensorArray`s (read with `unstack`/`read`: indexing a full tensor inside the loop
+would make its gradient a full-size tensor per step, O(T^2)). `run_sequence` is FusedRNN's
+entry point: `cell.project` on the whole sequence, then the loop.
 
-The backward pass is written by hand (`tf.custom_gradient`): the forward loop keeps only the
-states entering each step; the backward loop runs in reverse over the recurrent part only,
-and at each step takes the gradient of ONE call of `cell.recur` (recomputed from the saved
-states) with `tf.GradientTape`, so a cell's math is never re-derived here. It writes the
-gradient of each step's projected input into a `TensorArray` and sums the gradients of the
-variables `recur` reads (recurrent kernel, norms, ...). The gradients of the variables of
-`cell.project` (the input kernel) then come from one backpropagation through `project` over
-the whole sequence, outside this kernel: one large matmul instead of T small ones
-(`backward="per_step"`, the default). `backward="batched"` instead recomputes all steps as
-one T*B-row batch after the loop, and `run_sequence` (FusedRNN's entry point) then also
-takes `project` into the kernel; see `backward_mode`.
+What the kernels may do with a cell comes from ONE place, `cell.fused_spec()` (a
+`rnncells.cells.base.FusedSpec`); the backward and the XLA choice are resolved once per call
+by `resolve_options`. Backwards (`FusedSpec.backward`, or the `backward` argument):
+
+- "per_step": the forward keeps only the states entering each step; a reverse loop takes,
+  at each step, the gradient of ONE recomputed `recur` call (a `tf.GradientTape`, so a
+  cell's math is never re-derived here) with respect to the projected step, the states and
+  the variables `recur` reads. The gradients of `project`'s weights then come from one
+  backpropagation through `project` over the whole sequence (one large matmul).
+- "batched": the reverse loop only carries the state gradient and records the gradient
+  arriving at each step; `recur` (and, in `run_sequence`, `project`) is then recomputed ONCE
+  on all T*B rows and backpropagated in one go, so every weight gradient (recurrent kernel,
+  norms, input kernel) is one large matmul or reduction over T*B rows after the loop.
+- "autodiff": TensorFlow differentiates the while loop.
+
+Both recomputing backwards run through one custom-gradient driver (`_Loop.differentiate`)
+and re-install the dropout masks of the forward (`get_dropout_masks`/`set_dropout_masks`).
 
 Semantics follow `keras.layers.RNN` exactly:
 - mask `(B, T)`: a masked step keeps the previous states; its output repeats the previous
@@ -26,51 +32,30 @@ Semantics follow `keras.layers.RNN` exactly:
   returned in processing order, i.e. reversed, as Keras returns them.
 - `last_output` is the output written at the last processed step (after masking).
 
-XLA: `jit=True` compiles the forward and the backward loop with XLA, `False` does not, and
-`"auto"` asks `prefers_xla` (a per-device, per-shape choice: on CPU, XLA removes the
-per-op overhead that dominates small steps, but it runs single-threaded and its matmuls
-are slower than oneDNN's once the step has real work). XLA applies to traced calls only.
-
-Per-op overhead: a cell may wrap the pointwise part of its step (after `h @ U`) in
-`CompiledPointwise`, one XLA call per step inside the non-XLA loops, forward and backward,
-with the matmuls left to oneDNN; the loops here ask for it (`pointwise_compilation`).
-
-Measured and not adopted, and what bounds the loop (2-core CPU, TF 2.21, LayerNormLSTMCell,
-B=32, T=100, I=H=128, in-process medians; the gaps between identical paths were up to ~10%
-on that shared machine):
-- The pointwise call capturing the norm variables instead of taking them as tensors:
-  inference 1.15x slower than plain.
-- Whole-recur per-step XLA calls (matmul included): ~1.17x slower (XLA's matmul).
-- `TF_XLA_FLAGS="--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"`: every path slower
-  (1.5-2.4x against runs without it, keras.layers.LSTM included).
-- The layer norm of `project` as one XLA call over the sequence: inference ~0.9x, training
-  ~1.2x (XLA runs the large element-wise work single-threaded).
-- What bounds the loop is op count (~2 us per small op): computing ops per step in the
-  training graph, forward + backward, are ~43 + ~117 here, ~85 + ~152 for
-  `keras.layers.RNN(cell)` and ~31 + ~36 for `keras.layers.LSTM`. RNN(cell)'s extra ops
-  (per-step `x @ W` and its norm) do not depend on the state and run on the second core
-  alongside the recurrent chain, so hoisting `project` out of the loop gains little here.
+XLA: `jit=True` compiles the forward and the backward loops with XLA (traced calls only).
+Cells may wrap the pointwise part of their step in `CompiledPointwise`; the loops here ask
+for it (`pointwise_compilation`). Measurements behind these choices: docs/performance.md.
 """
 
+import keras
 import tensorflow as tf
 
 from rnncells._pointwise import pointwise_compilation
+from rnncells.cells.base import BACKWARDS, FusedSpec, RecurrentCell
 
 #: On CPU, XLA is used ("auto") when batch * state width is at most this many elements.
 CPU_XLA_MAX_STEP_ELEMENTS = 1024
+
+#: Accepted by the `backward` arguments: a `FusedSpec.backward`, or "auto" (the cell's own).
+BACKWARD_MODES = BACKWARDS
 
 
 def prefers_xla(batch_size, state_width, device_type=None):
     """Whether `jit="auto"` compiles the loops with XLA for this step shape and device.
 
-    XLA fuses the pointwise ops of a step, which removes the per-op overhead that bounds
-    small recurrent steps, but XLA on CPU runs single-threaded and its matmuls are slower
-    than oneDNN's. Measured on a 2-core x86 CPU (TF 2.21, LayerNormLSTMCell training step,
-    CPU-time medians): batch 1 x 32 units (64 state elements): XLA ~7x faster than without;
-    batch 32 x 128 units (8192): no gain (2% slower, inference too). The threshold,
-    `CPU_XLA_MAX_STEP_ELEMENTS`, sits between the two. GPUs: always XLA (it fuses a step's
-    pointwise kernels, which is what a recurrent step on a GPU is bound by; not measured
-    here).
+    CPU: when `batch_size * state_width <= CPU_XLA_MAX_STEP_ELEMENTS` (XLA removes the
+    per-op overhead that bounds small steps; at larger steps its single-threaded CPU
+    matmuls lose to oneDNN's; see docs/performance.md). GPU: always.
 
     Args:
         batch_size: int or None (unknown: no XLA on CPU).
@@ -86,50 +71,47 @@ def prefers_xla(batch_size, state_width, device_type=None):
     return batch_size * state_width <= CPU_XLA_MAX_STEP_ELEMENTS
 
 
-BACKWARD_MODES = ("per_step", "batched", "autodiff")
+def spec_of(cell):
+    """`cell.fused_spec()` for an rnncells cell; the default spec for any other object with
+    a `recur` method (a kernel may be driven by a bare function of tensors)."""
+    return cell.fused_spec() if isinstance(cell, RecurrentCell) else FusedSpec()
 
 
 def backward_mode(cell):
-    """The backward `run_loop` / `run_sequence` use for `cell` by default.
+    """The backward the kernels use for `cell` when asked for "auto": its spec's."""
+    return spec_of(cell).backward
 
-    A cell may say it with a `fused_backward` attribute ("per_step", "batched" or
-    "autodiff"). Otherwise: "autodiff" for a cell with non-trainable weights (running
-    statistics: its `recur` may update them, and a recomputing backward would update them
-    again), else "per_step".
 
-    - "per_step" (default): the reverse loop takes, at each step, the gradient of one
-      recomputed `recur` call with respect to the projected step, the states and the
-      variables `recur` reads; the gradients of `project`'s weights then come from one
-      backpropagation through `project` on the whole sequence (TensorFlow's, outside the
-      kernel).
-    - "batched": the reverse loop only carries the state gradient; `recur` (and, in
-      `run_sequence`, `project`) is then recomputed once on all T*B rows and backpropagated
-      in one go, so every weight gradient is one large matmul. It needs rows that are
-      independent in `recur` and batch-shaped masks only ("dropout", "recurrent_dropout";
-      otherwise, e.g. DropConnect, "per_step" runs), and it recomputes `project`. Measured on
-      a 2-core CPU (LayerNormLSTMCell training step): as fast as "per_step" at batch 32 x
-      128 units, ~1.4x slower at batch 1 x 32 units; offered for shapes where per-step weight
-      gradients are the bottleneck.
-    - "autodiff": TensorFlow differentiates the while loop (no recomputation; slower:
-      ~1.3x at batch 32 x 128, ~16x at batch 1 x 32 on that CPU).
+def resolve_options(cell, jit, backward, batch_size, timesteps, initial_states, shape):
+    """`(jit: bool, backward: str)` for one kernel call: the ONE place "auto" is resolved.
 
-    Both recomputing backwards re-install the dropout masks of the forward pass
-    (`get_dropout_masks`/`set_dropout_masks`); a cell whose `project` draws other random
-    numbers must not use "batched", one whose `recur` does must ask for "autodiff".
+    `backward="auto"` takes the cell's `FusedSpec.backward`; "batched" falls back to
+    "per_step" where the spec does not allow it or the cell holds a mask that is not
+    batch-shaped (a recomputation on T*B rows could not tile it). `jit="auto"` follows
+    `prefers_xla`; eager calls never compile (every call would compile afresh, and a tape
+    around it cannot differentiate an XLA call holding a while loop); `jit=True` needs a
+    static T. "autodiff" never runs in XLA (TensorFlow cannot differentiate an XLA call
+    holding a while loop: its TensorLists cannot cross the XLA boundary).
     """
-    mode = getattr(cell, "fused_backward", None)
-    if mode is not None:
-        return _check_backward(mode)
-    if getattr(cell, "non_trainable_weights", None):
-        return "autodiff"
-    return "per_step"
-
-
-def _check_backward(mode):
-    if mode not in BACKWARD_MODES:
+    spec = spec_of(cell)
+    if backward == "auto":
+        backward = spec.backward
+    if backward not in BACKWARD_MODES:
         raise ValueError(f"`backward` must be one of {BACKWARD_MODES} or 'auto'; received "
-                         f"backward={mode!r}.")
-    return mode
+                         f"backward={backward!r}.")
+    if backward == "batched" and not (spec.batchable and _can_tile_masks(
+            _dropout_masks(cell))):
+        backward = "per_step"
+    if tf.executing_eagerly():
+        return False, backward
+    if jit == "auto":
+        state_width = sum(_num_elements(s.shape[1:]) or 0 for s in initial_states) or None
+        jit = bool(timesteps is not None and prefers_xla(batch_size, state_width))
+    elif jit and timesteps is None:
+        raise ValueError(
+            "run_loop(jit=True) needs a static number of timesteps (axis 1 of the sequence); "
+            f"received a sequence of shape {tuple(shape)}. Pass jit=False or 'auto'.")
+    return bool(jit) and backward != "autodiff", backward
 
 
 def run_loop(cell, projected, initial_states, mask=None, go_backwards=False, training=False,
@@ -147,48 +129,31 @@ def run_loop(cell, projected, initial_states, mask=None, go_backwards=False, tra
         return_sequences: if False, `outputs` is `(B, 1, ...)` holding the last output only
             (as `keras.layers.RNN`'s inner loop).
         zero_output_for_mask: masked steps output zeros instead of repeating the last output.
-        jit: True, False or "auto" (see `prefers_xla`). XLA needs a static T and applies
-            to traced code only (eager calls run without it).
-        backward: how gradients are computed: "batched", "per_step", "autodiff" or "auto"
-            (default: `backward_mode(cell)`). "batched" and "per_step" are the hand-written
-            O(T) backward (see the module docstring); "autodiff" lets TensorFlow
-            differentiate the while loop.
+        jit: True, False or "auto" (see `resolve_options`).
+        backward: "per_step", "batched", "autodiff" or "auto" (the cell's `fused_spec()`);
+            see the module docstring.
 
     Returns:
         `(last_output (B, ...), outputs (B, T or 1, ...), final_states list)`.
     """
     flat_projected = [tf.convert_to_tensor(x) for x in tf.nest.flatten(projected)]
-    structure = projected
     initial_states = [tf.convert_to_tensor(s) for s in initial_states]
+    jit, backward = resolve_options(cell, jit, backward, flat_projected[0].shape[0],
+                                    flat_projected[0].shape[1], initial_states,
+                                    flat_projected[0].shape)
     # Time-major, reversed for go_backwards, as keras.backend.rnn does.
     flat_tm = [_time_major(x) for x in flat_projected]
     if go_backwards:
         flat_tm = [tf.reverse(x, [0]) for x in flat_tm]
-    mask_tm = None
-    if mask is not None:
-        mask_tm = tf.transpose(tf.cast(mask, tf.bool), [1, 0])
-        if go_backwards:
-            mask_tm = tf.reverse(mask_tm, [0])
-
-    jit = _resolve_jit(jit, flat_tm[0].shape[0], flat_tm[0].shape[1], initial_states,
-                       flat_projected[0].shape)
-
-    loop = _Loop(cell, structure, training, return_sequences, zero_output_for_mask,
-                 num_states=len(initial_states), output_spec=_output_spec(
-                     cell, flat_tm, initial_states, structure, training))
-    if backward == "auto":
-        backward = backward_mode(cell)
-    backward = _check_backward(backward)
-    if backward != "autodiff":
-        outputs_tm, final_states = loop.run_custom_gradient(
-            flat_tm, initial_states, mask_tm, bool(jit), backward == "batched")
-    else:
-        # No XLA function here: TensorFlow cannot differentiate an XLA call holding a while
-        # loop (its TensorLists cannot cross the XLA boundary).
+    mask_tm = _mask_tm(mask, go_backwards)
+    loop = _Loop(cell, projected, training, return_sequences, zero_output_for_mask,
+                 _output_spec(cell, flat_tm, initial_states, projected, training))
+    if backward == "autodiff":
         outputs_tm, final_states, _ = loop.forward(flat_tm, initial_states, mask_tm, False)
-    outputs = _batch_major(outputs_tm)
-    last_output = outputs_tm[-1]
-    return last_output, outputs, list(final_states)
+    else:
+        outputs_tm, final_states = loop.differentiate(flat_tm, initial_states, mask_tm, jit,
+                                                      batched=backward == "batched")
+    return outputs_tm[-1], _batch_major(outputs_tm), list(final_states)
 
 
 def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
@@ -200,19 +165,20 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
     of the projected ones. With the "batched" backward, `project` joins the kernel: the
     forward runs it (in the same XLA computation as the loop when `jit`), and the backward
     recomputes `project` and `recur` on all T*B rows at once and backpropagates through both
-    in one go, so the gradients of every weight (input kernel, norms, recurrent kernel) and
-    of the input come from large batched ops. Other backwards call `project` once, outside.
-    `go_backwards` reverses the sequence BEFORE `project` (position t of the projected
-    sequence is processing step t, which cells with per-step statistics rely on).
+    in one go. Other backwards call `project` once, outside the loop. `go_backwards`
+    reverses the sequence BEFORE `project` (position t of the projected sequence is then
+    processing step t, which cells with per-step statistics rely on).
     """
     sequences = tf.convert_to_tensor(sequences)
+    initial_states = [tf.convert_to_tensor(s) for s in initial_states]
     if go_backwards:
         sequences = tf.reverse(sequences, [1])
         if mask is not None:
             mask = tf.reverse(mask, [1])
-    mode = backward_mode(cell) if backward == "auto" else _check_backward(backward)
-    if mode != "batched" or not _can_tile_masks(_dropout_masks(cell)):
-        if getattr(cell, "project_reads_step_state", False):
+    jit, backward = resolve_options(cell, jit, backward, sequences.shape[0],
+                                    sequences.shape[1], initial_states, sequences.shape)
+    if backward != "batched":
+        if spec_of(cell).project_start_step:
             # Per-step statistics: the sequence starts at the step counter carried in the
             # last state (a stateful continuation does not start at 0). Rows share one
             # counter unless earlier masked calls held some back; row 0's is used.
@@ -222,48 +188,56 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
             projected = cell.project(sequences, training=training)
         return run_loop(cell, projected, initial_states, mask=mask, training=training,
                         return_sequences=return_sequences,
-                        zero_output_for_mask=zero_output_for_mask, jit=jit, backward=mode)
-    initial_states = [tf.convert_to_tensor(s) for s in initial_states]
-    mask_tm = None if mask is None else tf.transpose(tf.cast(mask, tf.bool), [1, 0])
-    jit = _resolve_jit(jit, sequences.shape[1], sequences.shape[0], initial_states,
-                       sequences.shape)
-    output_spec = _output_spec(cell, None, initial_states, None, training,
-                               batch=sequences.shape[0])
+                        zero_output_for_mask=zero_output_for_mask, jit=jit, backward=backward)
     loop = _Loop(cell, None, training, return_sequences, zero_output_for_mask,
-                 num_states=len(initial_states), output_spec=output_spec)
-    outputs_tm, final_states = loop.run_custom_gradient_with_project(
-        sequences, initial_states, mask_tm, jit)
+                 _output_spec(cell, None, initial_states, None, training,
+                              batch=sequences.shape[0]),
+                 project_inside=True)
+    outputs_tm, final_states = loop.differentiate([sequences], initial_states,
+                                                  _mask_tm(mask, False), jit, batched=True)
     return outputs_tm[-1], _batch_major(outputs_tm), list(final_states)
 
 
-def _resolve_jit(jit, timesteps, batch_size, initial_states, shape):
-    if tf.executing_eagerly():
-        # XLA applies to traced code (tf.function, Keras fit/predict); an eager call would
-        # compile afresh every time, and a tape around it cannot differentiate an XLA call
-        # holding a while loop.
-        return False
-    if jit == "auto":
-        state_width = sum(_num_elements(s.shape[1:]) or 0 for s in initial_states) or None
-        return bool(timesteps is not None and prefers_xla(batch_size, state_width))
-    if jit and timesteps is None:
-        raise ValueError(
-            "run_loop(jit=True) needs a static number of timesteps (axis 1 of the sequence); "
-            f"received a sequence of shape {tuple(shape)}. Pass jit=False or 'auto'.")
-    return bool(jit)
+def _tf_variable(weight):
+    """The tf.Variable behind a Keras variable (what tf.custom_gradient reports)."""
+    return weight.value if isinstance(weight, keras.Variable) else weight
+
+
+def _mask_tm(mask, go_backwards):
+    if mask is None:
+        return None
+    mask_tm = tf.transpose(tf.cast(mask, tf.bool), [1, 0])
+    return tf.reverse(mask_tm, [0]) if go_backwards else mask_tm
 
 
 class _Loop:
-    """The forward and backward loops of one `run_loop` call (closures over the cell)."""
+    """The forward and backward loops of one kernel call (closures over the cell).
+
+    The loop's inputs are either the projected sequence, time-major and flattened
+    (`project_inside=False`), or the raw batch-major sequence, which `head` projects
+    (`project_inside=True`: "batched" backward of `run_sequence`).
+    """
 
     def __init__(self, cell, structure, training, return_sequences, zero_output_for_mask,
-                 num_states, output_spec):
+                 output_spec, project_inside=False):
         self.cell = cell
         self.structure = structure
         self.training = training
         self.return_sequences = return_sequences
         self.zero_output_for_mask = zero_output_for_mask
-        self.num_states = num_states
         self.output_shape, self.output_dtype = output_spec
+        self.project_inside = project_inside
+        self.spec = spec_of(cell)
+        if self.spec.step_vjp is None:
+            self.step_vjp = None  # the tape's gradient of one recomputed step
+
+    def head(self, inputs):
+        """The flattened, time-major projected sequence the loop reads, from its inputs."""
+        if not self.project_inside:
+            return list(inputs)
+        projected = self.cell.project(inputs[0], training=self.training)
+        self.structure = projected
+        return [_time_major(tf.convert_to_tensor(x)) for x in tf.nest.flatten(projected)]
 
     def step(self, flat_p, states):
         projected_t = tf.nest.pack_sequence_as(self.structure, list(flat_p))
@@ -365,16 +339,11 @@ class _Loop:
             else:
                 d_raw_out, d_raw_states, d_pass = d_out, list(d_states), None
                 d_carry = tf.zeros_like(d_out)
-            sources = s_prev if batched else p_t + s_prev + loop_vars
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(s_prev if batched else p_t + s_prev)
-                if not batched:
-                    tape.watch(loop_vars)
-                output, new_states = self.step(p_t, s_prev)
-            grads = tape.gradient(
-                [output] + new_states, sources,
-                output_gradients=[d_raw_out] + d_raw_states,
-                unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            if batched or self.step_vjp is None:
+                grads = self.step_gradients(p_t, s_prev, d_raw_out, d_raw_states, loop_vars,
+                                            with_inputs=not batched)
+            else:
+                grads = self.step_vjp(p_t, s_prev, d_raw_out, d_raw_states, loop_vars)
             if batched:
                 d_s = grads
                 record = [ta.write(t, g) for ta, g in zip(record, [d_raw_out] + d_raw_states)]
@@ -394,113 +363,82 @@ class _Loop:
         # batched: `record` holds the gradients arriving at each step, for batched_gradients.
         return [ta.stack() for ta in record], list(d_states), d_vars
 
-    def batched_gradients(self, flat_tm, saved_tm, d_raw, variables):
-        """Gradients of the projected input and the variables from one (T*B)-row recur call."""
-        steps, batch = tf.shape(flat_tm[0])[0], tf.shape(flat_tm[0])[1]
+    def step_gradients(self, p_t, s_prev, d_out, d_states, variables, with_inputs):
+        """Gradients of one recomputed `recur` call (a tape) with respect to the projected
+        step (if `with_inputs`), the states and `variables`."""
+        watched = p_t + s_prev if with_inputs else s_prev
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(watched)
+            tape.watch(variables)
+            output, new_states = self.step(p_t, s_prev)
+        return tape.gradient([output] + new_states, watched + list(variables),
+                             output_gradients=[d_out] + list(d_states),
+                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
-        def merge(x):  # (T, B, ...) -> (T*B, ...)
-            return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+    def step_vjp(self, p_t, s_prev, d_out, d_states, variables):
+        """The same gradients from the cell's analytic adjoint (`FusedSpec.step_vjp`)."""
+        spec = self.spec
+        projected_t = tf.nest.pack_sequence_as(self.structure, list(p_t))
+        d_p, d_s, d_w = spec.step_vjp(projected_t, list(s_prev), d_out, list(d_states),
+                                      self.training)
+        by_ref = {_tf_variable(w).ref(): g for w, g in zip(spec.step_vjp_weights, d_w)}
+        d_vars = [tf.cast(by_ref[v.ref()], v.dtype) if v.ref() in by_ref
+                  else tf.zeros(v.shape, v.dtype) for v in variables]
+        return tf.nest.flatten(d_p) + list(d_s) + d_vars
 
-        p_all = [merge(x) for x in flat_tm]
-        s_all = [merge(s) for s in saved_tm]
-        with _installed_dropout_masks(self.cell, _dropout_masks(self.cell), steps):
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(p_all)
-                tape.watch(list(variables))
-                output, new_states = self.step(p_all, s_all)
-            grads = tape.gradient(
-                [output] + new_states, p_all + list(variables),
-                output_gradients=[merge(d) for d in d_raw],
-                unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        d_flat = [tf.reshape(g, tf.concat([[steps, batch], tf.shape(g)[1:]], 0))
-                  for g in grads[:len(p_all)]]
-        return d_flat, [tf.convert_to_tensor(g) for g in grads[len(p_all):]]
-
-    # ------------------------------------------------------------------ custom gradient
-    def run_custom_gradient(self, flat_tm, initial_states, mask_tm, jit, batched):
-        forward, backward, batched_gradients = (self.forward, self.backward,
-                                                self.batched_gradients)
-        if jit:
-            forward = tf.function(forward, jit_compile=True, autograph=False)
-            backward = tf.function(backward, jit_compile=True, autograph=False)
-            batched_gradients = tf.function(batched_gradients, jit_compile=True,
-                                            autograph=False)
-        n_p = len(flat_tm)
-        # The dropout masks the forward used: the backward may run after the layer reset them.
-        masks = _dropout_masks(self.cell)
-        batched = batched and _can_tile_masks(masks)
-
-        @tf.custom_gradient
-        def fused(*args):
-            flat, states = list(args[:n_p]), list(args[n_p:])
-            with pointwise_compilation():
-                outputs_tm, final_states, saved = forward(flat, states, mask_tm, True)
-
-            def grad(d_outputs, *d_final, variables=None):
-                variables = list(variables or [])
-                d_outputs = _zeros_if_none(d_outputs, outputs_tm)
-                d_final = [_zeros_if_none(d, s) for d, s in zip(d_final, final_states)]
-                with _installed_dropout_masks(self.cell, masks):
-                    with pointwise_compilation():
-                        d_flat, d_init, d_vars = backward(flat, saved, mask_tm, d_outputs,
-                                                          d_final, variables, batched)
-                    if batched:  # d_flat holds the per-step gradients of recur's results.
-                        d_flat, d_vars = batched_gradients(flat, saved, d_flat, variables)
-                return list(d_flat) + list(d_init), list(d_vars)
-
-            return (outputs_tm, *final_states), grad
-
-        result = fused(*flat_tm, *initial_states)
-        return result[0], list(result[1:])
-
-
-    # ------------------------------------------------------------------ project inside
-    def project_tm(self, sequences):
-        """cell.project on the whole (processing-order) sequence, flattened and time-major."""
-        projected = self.cell.project(sequences, training=self.training)
-        self.structure = projected
-        return [_time_major(tf.convert_to_tensor(x)) for x in tf.nest.flatten(projected)]
-
-    def forward_with_project(self, sequences, states, mask_tm):
-        flat_tm = self.project_tm(sequences)
-        outputs_tm, final_states, saved = self.forward(flat_tm, states, mask_tm, True)
-        return outputs_tm, final_states, saved, flat_tm
-
-    def sequence_gradients(self, sequences, saved_tm, d_raw, variables):
-        """Gradients of the sequence and the variables: project and recur recomputed on all
-        T*B rows at once, one backpropagation through both."""
-        steps = tf.shape(sequences)[1]
+    def batched_gradients(self, inputs, saved_tm, d_raw, variables):
+        """Gradients of the loop's inputs and of the variables from ONE recomputation of
+        (`project` and) `recur` on all T*B rows, given the gradients `d_raw` arriving at each
+        step's output and new states (recorded by the reverse loop)."""
+        steps = tf.shape(saved_tm[0])[0]
 
         def merge(x):  # (T, B, ...) -> (T*B, ...)
             return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
 
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(sequences)
+            tape.watch(inputs)
             tape.watch(list(variables))
-            p_all = [merge(x) for x in self.project_tm(sequences)]
+            p_all = [merge(x) for x in self.head(inputs)]
             with _installed_dropout_masks(self.cell, _dropout_masks(self.cell), steps):
                 output, new_states = self.step(p_all, [merge(s) for s in saved_tm])
         grads = tape.gradient(
-            [output] + new_states, [sequences] + list(variables),
+            [output] + new_states, list(inputs) + list(variables),
             output_gradients=[merge(d) for d in d_raw],
             unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return grads[0], [tf.convert_to_tensor(g) for g in grads[1:]]
+        n = len(inputs)
+        return list(grads[:n]), [tf.convert_to_tensor(g) for g in grads[n:]]
 
-    def run_custom_gradient_with_project(self, sequences, initial_states, mask_tm, jit):
-        forward, backward, sequence_gradients = (self.forward_with_project, self.backward,
-                                                 self.sequence_gradients)
+    # ------------------------------------------------------------------ custom gradient
+    def differentiate(self, inputs, initial_states, mask_tm, jit, batched):
+        """The loop with its hand-written backward: the ONE custom-gradient driver.
+
+        `inputs` are the loop's inputs (see the class docstring); returns
+        `(outputs_tm, final_states)`, differentiable with respect to `inputs`, the initial
+        states and every variable the forward reads.
+        """
+
+        def forward(inputs, states, mask_tm):
+            flat_tm = self.head(inputs)
+            outputs_tm, final_states, saved = self.forward(flat_tm, states, mask_tm, True)
+            return outputs_tm, final_states, saved, flat_tm
+
+        backward, batched_gradients = self.backward, self.batched_gradients
         if jit:
-            forward = tf.function(forward, jit_compile=True, autograph=False)
-            backward = tf.function(backward, jit_compile=True, autograph=False)
-            sequence_gradients = tf.function(sequence_gradients, jit_compile=True,
-                                             autograph=False)
+            # XLA fuses the tape's step gradient as well; the analytic adjoint measured no
+            # faster there (docs/performance.md), so it serves the non-XLA loops.
+            self.step_vjp = None
+            forward, backward, batched_gradients = (
+                tf.function(fn, jit_compile=True, autograph=False)
+                for fn in (forward, backward, batched_gradients))
+        n_in = len(inputs)
+        # The dropout masks the forward used: the backward may run after the layer reset them.
         masks = _dropout_masks(self.cell)
 
         @tf.custom_gradient
-        def fused(sequences, *states):
+        def fused(*args):
+            inputs, states = list(args[:n_in]), list(args[n_in:])
             with pointwise_compilation():
-                outputs_tm, final_states, saved, flat_tm = forward(sequences, list(states),
-                                                                   mask_tm)
+                outputs_tm, final_states, saved, flat_tm = forward(inputs, states, mask_tm)
 
             def grad(d_outputs, *d_final, variables=None):
                 variables = list(variables or [])
@@ -508,15 +446,15 @@ class _Loop:
                 d_final = [_zeros_if_none(d, s) for d, s in zip(d_final, final_states)]
                 with _installed_dropout_masks(self.cell, masks):
                     with pointwise_compilation():
-                        d_raw, d_init, _ = backward(flat_tm, saved, mask_tm, d_outputs,
-                                                    d_final, variables, True)
-                    d_sequences, d_vars = sequence_gradients(sequences, saved, d_raw,
-                                                             variables)
-                return [d_sequences] + list(d_init), list(d_vars)
+                        d_flat, d_init, d_vars = backward(flat_tm, saved, mask_tm, d_outputs,
+                                                          d_final, variables, batched)
+                    if batched:  # d_flat holds the gradients arriving at each step
+                        d_flat, d_vars = batched_gradients(inputs, saved, d_flat, variables)
+                return list(d_flat) + list(d_init), list(d_vars)
 
             return (outputs_tm, *final_states), grad
 
-        result = fused(sequences, *initial_states)
+        result = fused(*inputs, *initial_states)
         return result[0], list(result[1:])
 
 
@@ -583,8 +521,7 @@ def _output_spec(cell, flat_tm, states, structure, training, batch=None):
 
 def _dropout_masks(cell):
     """The per-sequence masks the cell holds now (`RecurrentCell.get_dropout_masks`)."""
-    get = getattr(cell, "get_dropout_masks", None)
-    return dict(get()) if get is not None else None
+    return dict(cell.get_dropout_masks()) if isinstance(cell, RecurrentCell) else None
 
 
 #: Masks of shape (batch, ...) that `_installed_dropout_masks` repeats for a T*B-row recur call.

@@ -29,12 +29,13 @@ step's statistics are plain reductions over the batch.
 
 import tensorflow as tf
 
+from rnncells.cells.base import RecurrentCell
+
 
 def handles(cell):
-    """Whether `run_sequence` is the fused path for `cell` (it keeps running statistics)."""
-    return (all(callable(getattr(cell, name, None))
-                for name in ("collecting_statistics", "apply_statistics"))
-            and hasattr(cell, "recur_normalizations"))
+    """Whether `run_sequence` is the fused path for `cell` (its spec says it keeps running
+    statistics)."""
+    return isinstance(cell, RecurrentCell) and cell.fused_spec().running_statistics
 
 
 def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,

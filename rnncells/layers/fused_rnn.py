@@ -2,39 +2,48 @@
 
 The layer is a drop-in for `keras.layers.RNN` (it subclasses it and replaces only the inner
 loop, so arguments, outputs, masks, initial_state, stateful/reset_state, Bidirectional,
-get_config and `.keras` files behave as Keras's own). The inner loop takes one of four
-paths, chosen per layer:
+get_config and `.keras` files behave as Keras's own; `initial_state` is also checked against
+the cell's `state_size`, see `FusedRNN.check_initial_state`). Its fused path, fixed per layer
+(`fused_path`):
 
 - "loop": an rnncells cell (the `project`/`recur` protocol). `cell.project` runs once on the
   whole sequence (one batched matmul, norm, ...), then `cell.recur` runs in a compiled while
   loop with a hand-written O(T) backward (`rnncells.kernels.loop.run_sequence`).
-- "scan": a cell whose recurrence is linear in the state (`scan_coefficients(projected) ->
-  (a, b)`, `h_t = a_t * h_{t-1} + b_t`, output h): `rnncells.kernels.scan.linear_scan`, a
-  parallel associative scan. Masked steps get a = 1, b = 0 (the state is kept).
+- "scan": a cell whose recurrence is linear in the state (`FusedSpec.scan`,
+  `h_t = a_t * h_{t-1} + b_t`, output h): `rnncells.kernels.scan.linear_scan`, a parallel
+  associative scan. Masked steps get a = 1, b = 0 (the state is kept).
 - "keras": `keras.layers.LSTMCell` / `GRUCell`: Keras's own `keras.layers.LSTM` / `GRU`
   inner loop (cuDNN on a GPU), on the same cell and so the same weights.
 - "per_step": anything else (or `use_fused=False`, or `unroll=True`): exactly
-  `keras.layers.RNN`'s loop, one `cell(...)` call per step. A masked sequence also runs
-  per step for cells with running statistics (see `fuses_masks`).
+  `keras.layers.RNN`'s loop, one `cell(...)` call per step.
+
+Each call then runs a plan (`FusedRNN.plan`, resolved once per call): with
+`use_fused="auto"` the route measured fastest for this cell, mode and shape
+(`rnncells.layers.routes`; it may be `keras.layers.RNN`'s own per-step loop), with
+`use_fused=True` always the fused path. A masked sequence runs per step for cells whose
+spec says so (`FusedSpec.fuse_masks`).
 
 The fused paths never re-derive a cell's equations: they only call `project`, `recur` and
 `scan_coefficients`, so weights move between `FusedRNN(cell)` and `keras.layers.RNN(cell)`
 unchanged (same names, shapes and order).
 """
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 from keras import ops
 
-from rnncells._shapes import rnn_output_shape
+from rnncells._shapes import check_initial_state, rnn_output_shape, state_shapes
 from rnncells._validation import cell_instance
 from rnncells.cells.base import RecurrentCell
 from rnncells.kernels import export_loop
 from rnncells.kernels import loop as loop_kernels
+from rnncells.kernels import scan as scan_kernels
 from rnncells.kernels import statistics as statistics_kernels
+from rnncells.layers import routes
 
 USE_FUSED = ("auto", True, False)
-PATHS = ("loop", "scan", "keras", "per_step")
 
 
 def why_not_fused(cell):
@@ -59,33 +68,16 @@ def can_fuse(cell):
     return why_not_fused(cell) is None
 
 
-def fuses_masks(cell):
-    """Whether a masked sequence may take the fused path for this cell.
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one call of a FusedRNN layer runs: `route` ("per_step", "keras", "scan",
+    "statistics" (cells with running statistics) or "loop"), and for "loop" the XLA choice
+    and the backward ("auto" resolved by the kernel,
+    `rnncells.kernels.loop.resolve_options`)."""
 
-    A cell may say it with a `fused_masks` attribute. By default, cells with non-trainable
-    weights (running statistics, e.g. per-step batch norm) run a masked sequence per step:
-    their statistics follow each row's own step counter, which a masked step holds back, so
-    position t of a sequence-wide `project` is not step t of every row.
-    """
-    flag = getattr(cell, "fused_masks", None)
-    if flag is not None:
-        return bool(flag)
-    return not getattr(cell, "non_trainable_weights", None)
-
-
-def _scan_ready(cell):
-    """Whether the cell's recurrence can run as a parallel scan: scan_coefficients, one state
-    (the output), and the scan module importable."""
-    if not callable(getattr(cell, "scan_coefficients", None)):
-        return False
-    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
-    if len(sizes) != 1:
-        return False
-    try:
-        from rnncells.kernels.scan import linear_scan  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    route: str
+    jit: object = "auto"
+    backward: str = "auto"
 
 
 @keras.saving.register_keras_serializable(package="rnncells")
@@ -110,13 +102,17 @@ class FusedRNN(keras.layers.RNN):
             output (default False; Bidirectional sets it when returning sequences).
         use_fused: "auto" (default: fused when `can_fuse(cell)`, else per-step), True (raise
             a ValueError saying why when the fused path cannot run) or False (per-step).
-        jit: XLA for the loop: "auto" (default, `rnncells.kernels.loop.prefers_xla`: per
-            device and step shape), True or False.
+        jit: XLA for the loop: "auto" (default: the measured route, else
+            `rnncells.kernels.loop.prefers_xla`), True or False.
+        backward: the loop's backward: "auto" (default: the measured route, else the cell's
+            `fused_spec()`), "per_step", "batched" or "autodiff".
         **kwargs: `keras.layers.Layer` arguments (name, dtype, ...).
 
     Call arguments:
         sequences: (batch, timesteps, *features).
-        initial_state: list of state tensors (batch, *state_size), optional.
+        initial_state: list of state tensors (batch, *state_size), optional (a bare tensor
+            for a one-state cell); a wrong count or a known dim that differs from the
+            cell's `state_size` raises a ValueError naming `initial_state`.
         mask: boolean (batch, timesteps), optional (or from Keras masking).
         training: bool, for dropout / normalization.
 
@@ -130,23 +126,29 @@ class FusedRNN(keras.layers.RNN):
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, use_fused="auto",
-                 jit="auto", **kwargs):
+                 jit="auto", backward="auto", **kwargs):
         cell_instance("cell", cell)
         for name, value in (("use_fused", use_fused), ("jit", jit)):
             if not (isinstance(value, bool) or value == "auto"):
                 raise ValueError(f"`{name}` must be one of {USE_FUSED}; received "
                                  f"{name}={value!r}.")
+        allowed = ("auto",) + loop_kernels.BACKWARD_MODES
+        if backward not in allowed:
+            raise ValueError(f"`backward` must be one of {allowed}; received "
+                             f"backward={backward!r}.")
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          zero_output_for_mask=zero_output_for_mask, **kwargs)
         self.use_fused = use_fused
         self.jit = jit
+        self.backward = backward
         reason = self.why_not_fused()
         if use_fused is True and reason is not None:
             raise ValueError(
                 f"FusedRNN(use_fused=True) cannot run {type(self.cell).__name__} on a fused "
                 f"path: {reason}. Pass use_fused='auto' to fall back to the per-step loop.")
         self.fused_path = self._choose_path(reason)
+        self.last_plan = None
         self._keras_rnn = None
         if self.fused_path == "keras":
             self._keras_rnn = self._make_keras_rnn()
@@ -168,7 +170,7 @@ class FusedRNN(keras.layers.RNN):
             return "per_step"
         if self._is_keras_cell():
             return "keras"
-        if _scan_ready(self.cell):
+        if self.cell.fused_spec().scan:
             return "scan"
         return "loop"
 
@@ -186,38 +188,84 @@ class FusedRNN(keras.layers.RNN):
         object.__setattr__(layer, "cell", cell)
         return layer
 
+    # ------------------------------------------------------------------ initial_state
+    def check_initial_state(self, initial_state):
+        """Raise a ValueError naming `initial_state` unless it holds one tensor per state
+        of the cell, each (batch, *state_size entry) where dims are known (a bare tensor
+        for a one-state cell). Stacked cells (nested states) are left to Keras."""
+        if initial_state is None or isinstance(self.cell, keras.layers.StackedRNNCells):
+            return
+        check_initial_state(initial_state, self.cell.state_size,
+                            f"{type(self).__name__}({type(self.cell).__name__})")
+
+    def compute_output_spec(self, sequences, *args, **kwargs):
+        # Symbolic calls (keras.Input) come here instead of `call`.
+        self.check_initial_state(kwargs.get("initial_state", args[0] if args else None))
+        return super().compute_output_spec(sequences, *args, **kwargs)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        self.check_initial_state(initial_state)
+        return super().call(sequences, initial_state=initial_state, mask=mask,
+                            training=training)
+
     # ------------------------------------------------------------------ the loop
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         if isinstance(self.cell, RecurrentCell):  # also convolutional (rank > 1) states
             return rnn_output_shape(self, sequences_shape)
         return super().compute_output_shape(sequences_shape, initial_state_shape)
 
+    def plan(self, sequences, mask, training):
+        """The `Plan` of one call: the ONE place route, XLA and backward are chosen."""
+        path = self.fused_path
+        if path == "per_step" or path == "keras":
+            return Plan(path)
+        spec = self.cell.fused_spec()
+        if spec.running_statistics:
+            return Plan("statistics")
+        if mask is not None and not spec.fuse_masks:
+            return Plan("per_step")
+        if self.use_fused is True:
+            return Plan(path, self.jit, self.backward)
+        first = state_shapes(self.cell.state_size)[0]
+        route = routes.choose_route(type(self.cell).__name__, bool(training),
+                                    sequences.shape[0], first[-1] or 1)
+        if route is None:  # not measured (or a GPU): the kernels' own defaults
+            return Plan(path, self.jit, self.backward)
+        if route == "per_step":
+            return Plan("per_step")
+        jit = {"fused": False, "fused_xla": True}.get(route, False) if self.jit == "auto" \
+            else self.jit
+        backward = "batched" if route == "fused_batched" and self.backward == "auto" \
+            else self.backward
+        return Plan(path, jit, backward)
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if export_loop.is_exporting() and self.fused_path != "scan":  # LiteRT/ONNX-friendly
             return export_loop.run_layer(self, sequences, initial_state, mask, training)
-        if self.fused_path == "per_step":
+        step_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        plan = self.plan(sequences, step_mask, training)
+        self.last_plan = plan  # what the latest traced call ran (for spies and users)
+        if plan.route == "per_step":
             return super().inner_loop(sequences, initial_state, mask=mask, training=training)
-        if self.fused_path == "keras":
+        if plan.route == "keras":
             return self._keras_inner_loop(sequences, initial_state, mask, training)
-        if self.fused_path == "loop" and statistics_kernels.handles(self.cell):
+        if plan.route == "statistics":
             # Running statistics (batch norm): their own kernel, masked sequences included.
             return statistics_kernels.run_sequence(
-                self.cell, sequences, list(initial_state), mask=mask,
+                self.cell, sequences, list(initial_state), mask=step_mask,
                 go_backwards=self.go_backwards, training=training,
                 return_sequences=self.return_sequences,
                 zero_output_for_mask=self.zero_output_for_mask)
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        if mask is not None and not fuses_masks(self.cell):
-            return super().inner_loop(sequences, initial_state, mask=mask, training=training)
+        mask = step_mask
         if sequences.dtype.is_floating and sequences.dtype != self.cell.compute_dtype:
             sequences = ops.cast(sequences, self.cell.compute_dtype)
-        if self.fused_path == "loop":
+        if plan.route == "loop":
             return loop_kernels.run_sequence(
                 self.cell, sequences, list(initial_state), mask=mask,
                 go_backwards=self.go_backwards, training=training,
                 return_sequences=self.return_sequences,
-                zero_output_for_mask=self.zero_output_for_mask, jit=self.jit)
+                zero_output_for_mask=self.zero_output_for_mask, jit=plan.jit,
+                backward=plan.backward)
         if self.go_backwards:
             # Reverse before `project`: position t of the projected sequence is then
             # processing step t, and the outputs come out in processing order, as Keras
@@ -240,8 +288,6 @@ class FusedRNN(keras.layers.RNN):
 
     def _scan(self, projected, initial_state, mask):
         """h_t = a_t * h_{t-1} + b_t as a parallel scan (time already in processing order)."""
-        from rnncells.kernels.scan import linear_scan
-
         a, b = self.cell.scan_coefficients(projected)
         h0 = tf.cast(initial_state[0], a.dtype)
         if mask is not None:
@@ -249,7 +295,7 @@ class FusedRNN(keras.layers.RNN):
                                    tf.concat([tf.shape(mask), [1] * (len(a.shape) - 2)], 0))
             a = tf.where(step_mask, a, tf.ones_like(a))
             b = tf.where(step_mask, b, tf.zeros_like(b))
-        states = linear_scan(a, b, h0)
+        states = scan_kernels.linear_scan(a, b, h0)
         outputs = states
         if mask is not None:
             # Keras: a masked step outputs zeros (zero_output_for_mask) or repeats the
@@ -265,5 +311,5 @@ class FusedRNN(keras.layers.RNN):
         return last_output, outputs, [tf.cast(states[:, -1], self.cell.compute_dtype)]
 
     def get_config(self):
-        config = {"use_fused": self.use_fused, "jit": self.jit}
+        config = {"use_fused": self.use_fused, "jit": self.jit, "backward": self.backward}
         return {**super().get_config(), **config}

@@ -371,10 +371,11 @@ def test_dropout_masks_snapshot_restores_the_forward_masks_after_a_reset():
 def test_zoneout_asks_fused_kernels_not_to_recompute_project():
     # Its training masks are drawn in `project`: a backward that recomputed `project` (the
     # "batched" one) would draw new ones; "per_step" projects once and recomputes `recur`.
-    assert Zoneout(PeepholeLSTMCell(3, recurrent_dropconnect=0.2)).fused_backward == "per_step"
+    spec = Zoneout(PeepholeLSTMCell(3, recurrent_dropconnect=0.2)).fused_spec()
+    assert spec.backward == "per_step" and not spec.batchable
     esn = Zoneout(ESNCell(3))
     esn.build((None, 2))
-    assert esn.fused_backward == "autodiff"  # non-trainable weights: the kernels' rule
+    assert esn.fused_spec().backward == "autodiff"  # non-trainable weights: the kernels' rule
 
 
 @keras.saving.register_keras_serializable(package="rnncells_tests")

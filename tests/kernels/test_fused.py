@@ -8,6 +8,8 @@ random linear loss with respect to the input, the initial states and every train
 whole sequence, shows the property catches a broken fused path.
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 import rnncells
 from rnncells import FusedRNN
 from rnncells.kernels import loop as loop_module
+from rnncells.kernels import scan as scan_module
 from rnncells.layers import fused_rnn as fused_module
 
 ATOL = RTOL = 1e-5
@@ -32,7 +35,9 @@ def _conv_gru(units):
 
 
 def _batched(cell):
-    cell.fused_backward = "batched"  # the kernel's other hand-written backward
+    """The cell, with its spec asking for the kernel's other hand-written backward."""
+    spec = dataclasses.replace(cell.fused_spec(), backward="batched")
+    cell.fused_spec = lambda: spec
     return cell
 
 
@@ -83,24 +88,31 @@ class _TimeLeakingCell(rnncells.LayerNormSimpleRNNCell):
         return projected
 
 
-def _run(layer, x, initial_state, mask, loss_weights, training=False):
-    """Outputs (output, *states) and gradients of a fixed random linear loss."""
+def _run(layer, x, initial_state, mask, loss_weights, training=False, traced=False):
+    """Outputs (output, *states) and gradients of a fixed random linear loss; `traced`: in a
+    tf.function (where the fused loop may take XLA)."""
     x = tf.constant(x)
     initial = None if initial_state is None else [tf.constant(s) for s in initial_state]
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        if initial is not None:
-            tape.watch(initial)
-        results = layer(x, initial_state=initial, mask=mask, training=training)
-        loss = tf.add_n([tf.reduce_sum(r * w) for r, w in zip(results, loss_weights)])
-    sources = [x] + (initial or []) + list(layer.trainable_weights)
-    grads = tape.gradient(loss, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def run(x, initial):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            if initial is not None:
+                tape.watch(initial)
+            results = layer(x, initial_state=initial, mask=mask, training=training)
+            loss = tf.add_n([tf.reduce_sum(r * w) for r, w in zip(results, loss_weights)])
+        sources = [x] + (initial or []) + list(layer.trainable_weights)
+        return results, tape.gradient(loss, sources,
+                                      unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    results, grads = (tf.function(run) if traced else run)(x, initial)
     return [np.asarray(r) for r in results], [np.asarray(g) for g in grads]
 
 
 def assert_fused_matches_rnn(make_cell, step_shape, batch, steps, features, units, seed,
                              masked, go_backwards, return_sequences, random_initial_state,
-                             zero_output_for_mask=False, training=False):
+                             zero_output_for_mask=False, training=False, jit=False,
+                             tolerance=ATOL, traced=False):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(batch, steps, *step_shape(features))).astype("float32")
     mask = None
@@ -108,7 +120,7 @@ def assert_fused_matches_rnn(make_cell, step_shape, batch, steps, features, unit
         mask = rng.random((batch, steps)) > 0.35
     options = dict(return_sequences=return_sequences, return_state=True,
                    go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask)
-    fused = FusedRNN(make_cell(units), use_fused=True, jit=False, **options)
+    fused = FusedRNN(make_cell(units), use_fused=True, jit=jit, **options)
     per_step = keras.layers.RNN(make_cell(units), **options)
     fused(x)
     per_step(x)
@@ -123,16 +135,16 @@ def assert_fused_matches_rnn(make_cell, step_shape, batch, steps, features, unit
     shapes = [tuple(r.shape) for r in per_step(x, initial_state=initial, mask=mask)]
     fused(x, initial_state=initial, mask=mask)
     loss_weights = [rng.normal(size=s).astype("float32") for s in shapes]
-    expected, expected_grads = _run(per_step, x, initial, mask, loss_weights, training)
-    got, got_grads = _run(fused, x, initial, mask, loss_weights, training)
+    expected, expected_grads = _run(per_step, x, initial, mask, loss_weights, training, traced)
+    got, got_grads = _run(fused, x, initial, mask, loss_weights, training, traced)
     assert len(got) == len(expected) and len(got_grads) == len(expected_grads)
     for name, a, b in zip(["output"] + [f"state {i}" for i in range(len(got) - 1)], got,
                           expected):
-        np.testing.assert_allclose(a, b, atol=ATOL, rtol=RTOL, err_msg=name)
+        np.testing.assert_allclose(a, b, atol=tolerance, rtol=tolerance, err_msg=name)
     names = ["d input"] + [f"d initial state {i}" for i in range(len(initial or []))]
     names += [f"d {w.path}" for w in fused.trainable_weights]
     for name, a, b in zip(names, got_grads, expected_grads):
-        np.testing.assert_allclose(a, b, atol=ATOL, rtol=RTOL, err_msg=name)
+        np.testing.assert_allclose(a, b, atol=tolerance, rtol=tolerance, err_msg=name)
 
 
 shapes = st.fixed_dictionaries({
@@ -186,14 +198,24 @@ def test_dropout_masks_match_keras_and_the_backward_reuses_the_forward_masks(bac
     # so equal gradients show it re-installed the forward's masks.
     def make_cell(units):
         cell = rnncells.LayerNormLSTMCell(units, dropout=0.4, recurrent_dropout=0.4, seed=7)
-        cell.fused_backward = backward
-        return cell
+        return _batched(cell) if backward == "batched" else cell
 
     for masked in (False, True):
         assert_fused_matches_rnn(make_cell, _features, batch=3, steps=4, features=3, units=4,
                                  seed=1, masked=masked, go_backwards=False,
                                  return_sequences=True, random_initial_state=True,
                                  training=True)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_traced_xla_loop_matches_keras_rnn(training):
+    # What the GPU test (test_gpu.py) runs on the GPU, here on CPU: in a tf.function with
+    # jit="auto" a small step takes the XLA loop, forward and backward.
+    assert_fused_matches_rnn(lambda u: rnncells.LayerNormLSTMCell(u), _features, batch=2,
+                             steps=4, features=3, units=3, seed=5, masked=True,
+                             go_backwards=True, return_sequences=True,
+                             random_initial_state=True, training=training, jit="auto",
+                             traced=True)
 
 
 @pytest.mark.parametrize("make_cell", [lambda u: rnncells.BatchNormLSTMCell(u),
@@ -243,8 +265,7 @@ def test_spy_proves_the_fused_loop_ran(monkeypatch):
 
 
 def test_spy_proves_the_parallel_scan_ran_for_linear_recurrences(monkeypatch):
-    scan = pytest.importorskip("rnncells.kernels.scan")
-    scans = _counting(monkeypatch, scan, "linear_scan")
+    scans = _counting(monkeypatch, scan_module, "linear_scan")
     loops = _counting(monkeypatch, loop_module, "run_sequence")
     layer = FusedRNN(rnncells.MinGRUCell(3))
     layer(np.ones((2, 5, 3), "float32"))

@@ -4,6 +4,8 @@ the same loop ("autodiff"). `_ImpureCell`, a mutant whose `recur` is not a pure 
 its arguments, shows the gradient property catches a broken recomputation.
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -169,16 +171,35 @@ def test_xla_loops_equal_plain_loops_in_a_tf_function(backward):
         np.testing.assert_allclose(a, b, atol=ATOL, rtol=RTOL)
 
 
-def test_backward_mode_defaults_and_overrides():
+class _BatchedGRUCell(rnncells.LayerNormGRUCell):
+    def fused_spec(self):  # a cell chooses its kernels' backward in its spec
+        return dataclasses.replace(super().fused_spec(), backward="batched")
+
+
+def test_backward_mode_comes_from_the_cells_fused_spec():
     assert loop.backward_mode(rnncells.LayerNormLSTMCell(2)) == "per_step"
-    cell = _TwoStateCell(2)
-    assert loop.backward_mode(cell) == "per_step"
-    cell.fused_backward = "batched"  # a cell may choose
-    assert loop.backward_mode(cell) == "batched"
+    assert loop.backward_mode(_TwoStateCell(2)) == "per_step"  # any recur: the default spec
+    assert loop.backward_mode(_BatchedGRUCell(2)) == "batched"
     # Non-trainable weights (running statistics): TensorFlow differentiates the loop.
     esn = rnncells.ESNCell(3)
     esn.build((1, 2))
     assert esn.non_trainable_weights and loop.backward_mode(esn) == "autodiff"
+    with pytest.raises(ValueError, match=r"`backward` must be one of .*backward='fast'"):
+        rnncells.cells.base.FusedSpec(backward="fast")
+
+
+def test_resolve_options_is_where_auto_is_decided():
+    cell = _BatchedGRUCell(2)
+    states = [tf.zeros((4, 2))]
+    args = (4, 5, states, (4, 5, 3))  # batch, timesteps, initial states, shape
+    with tf.Graph().as_default():  # traced code: XLA may apply
+        assert loop.resolve_options(cell, "auto", "auto", *args) == (True, "batched")
+        assert loop.resolve_options(cell, False, "per_step", *args) == (False, "per_step")
+        # Never XLA under autodiff; "batched" where the spec forbids it: "per_step".
+        assert loop.resolve_options(cell, True, "autodiff", *args) == (False, "autodiff")
+        zoneout = rnncells.Zoneout(rnncells.LayerNormGRUCell(2))
+        assert loop.resolve_options(zoneout, False, "batched", *args) == (False, "per_step")
+    assert loop.resolve_options(cell, True, "auto", *args) == (False, "batched")  # eager
 
 
 def test_bad_arguments_name_the_argument_and_allowed_values():

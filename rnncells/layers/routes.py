@@ -1,0 +1,58 @@
+"""Which route `FusedRNN(use_fused="auto")` takes for a call: the ONE place it is chosen.
+
+Routes (what runs the sequence):
+- "per_step": `keras.layers.RNN`'s own loop, one `cell(...)` call per step;
+- "fused": the fused path without XLA: `cell.project` on the whole sequence, then the
+  compiled loop with the cell's own backward (`FusedSpec.backward`), or the parallel scan for
+  linear recurrences;
+- "fused_xla": the same loop compiled with XLA, forward and backward;
+- "fused_batched": the loop with the "batched" backward (weight gradients formed after the
+  loop as large matmuls over all T*B rows).
+
+The choice comes from `route_table.MEASURED`: for each cell class and mode ("train": a
+training step, "infer": inference), the fastest route at each measured (batch, units) grid
+point, written by `python -m benchmarks.sweep --routes` (medians of interleaved rounds in one
+process; the machine and the date are in `route_table.MACHINE`). A call takes the route of
+the nearest measured point (distance in log2(batch) and log2(units)). A cell or mode the
+table does not list, and any call on a GPU (the table was measured on a CPU), gets None: the
+fused path with the kernels' own defaults (`resolve_options`: XLA on a GPU and for small
+steps on a CPU, the cell's backward). Why the routes win where they win:
+docs/performance.md.
+"""
+
+import math
+
+import tensorflow as tf
+
+from rnncells.layers import route_table
+
+ROUTES = ("per_step", "fused", "fused_xla", "fused_batched")
+
+
+def choose_route(cell_name, training, batch_size, units, device_type=None, table=None):
+    """The measured-fastest route for one call, or None where nothing was measured.
+
+    Args:
+        cell_name: the cell's class name (the table's key).
+        training: bool, a training step (True) or inference (False).
+        batch_size: int, or None when unknown at tracing (taken as 32).
+        units: int, the last axis of the cell's first state (units, or filters).
+        device_type: "CPU" or "GPU"; default: GPU when TensorFlow sees one.
+        table: the measured table (default `route_table.MEASURED`).
+    """
+    if device_type is None:
+        device_type = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+    if device_type.upper() == "GPU":
+        return None
+    table = route_table.MEASURED if table is None else table
+    points = table.get(cell_name, {}).get("train" if training else "infer")
+    if not points:
+        return None
+    batch_size = 32 if batch_size is None else batch_size
+
+    def distance(point):
+        b, h = point[0], point[1]
+        return ((math.log2(max(batch_size, 1)) - math.log2(b)) ** 2
+                + (math.log2(max(units, 1)) - math.log2(h)) ** 2)
+
+    return min(points, key=distance)[2]

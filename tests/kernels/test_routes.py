@@ -1,0 +1,85 @@
+"""FusedRNN(use_fused="auto") takes the route the measured table says is fastest.
+
+The table itself is written by `python -m benchmarks.sweep --routes` (its smoke test is in
+tests/test_benchmarks_smoke.py); here: the lookup, and that each call runs what it chose
+(spies on the kernels and on the per-step cell call).
+"""
+
+import numpy as np
+import pytest
+
+import rnncells
+from rnncells import FusedRNN
+from rnncells.kernels import loop as loop_module
+from rnncells.layers import fused_rnn, route_table, routes
+
+TABLE = {"LayerNormGRUCell": {
+    "train": [(1, 32, "fused_xla", 9.0), (32, 32, "fused", 1.2), (256, 512, "per_step", 1.0)],
+    "infer": [(1, 32, "fused", 3.0)],
+}}
+
+
+@pytest.mark.parametrize("batch,units,training,expected", [
+    (1, 32, True, "fused_xla"),       # a measured point
+    (2, 16, True, "fused_xla"),       # nearest in log2(batch), log2(units)
+    (24, 48, True, "fused"),
+    (512, 1024, True, "per_step"),    # beyond the grid: the nearest corner
+    (None, 32, True, "fused"),        # unknown batch: taken as 32
+    (256, 512, False, "fused"),       # the inference points only
+])
+def test_the_nearest_measured_point_decides(batch, units, training, expected):
+    assert routes.choose_route("LayerNormGRUCell", training, batch, units, "CPU",
+                               TABLE) == expected
+
+
+def test_unmeasured_cells_and_gpus_get_no_route_and_the_kernel_defaults(monkeypatch):
+    assert routes.choose_route("SomeNewCell", True, 32, 128, "CPU", TABLE) is None
+    assert routes.choose_route("LayerNormGRUCell", True, 256, 512, "GPU", TABLE) is None
+    monkeypatch.setattr(route_table, "MEASURED", {})
+    layer = FusedRNN(rnncells.LayerNormGRUCell(3))
+    layer(np.zeros((2, 4, 3), "float32"))
+    assert layer.last_plan == fused_rnn.Plan("loop", "auto", "auto")
+
+
+def test_the_shipped_table_names_only_known_routes_and_cells():
+    for cell, modes in route_table.MEASURED.items():
+        assert isinstance(getattr(rnncells, cell), type), cell
+        for mode, points in modes.items():
+            assert mode in ("train", "infer")
+            assert {p[2] for p in points} <= set(routes.ROUTES), (cell, mode)
+
+
+def _spies(monkeypatch, cell):
+    calls = []
+    for owner, name in ((loop_module, "run_sequence"), (cell, "call")):
+        original = getattr(owner, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, spy)
+    return calls
+
+
+def test_auto_runs_the_route_of_the_table_and_use_fused_true_ignores_it(monkeypatch):
+    monkeypatch.setattr(route_table, "MEASURED", {"LayerNormGRUCell": {
+        "train": [(2, 3, "per_step", 1.0)], "infer": [(2, 3, "fused_batched", 1.0)]}})
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    auto = FusedRNN(rnncells.LayerNormGRUCell(3))
+    forced = FusedRNN(rnncells.LayerNormGRUCell(3), use_fused=True)
+    auto(x)
+    forced(x)
+    forced.set_weights(auto.get_weights())
+    calls = _spies(monkeypatch, auto.cell)
+    trained = auto(x, training=True)
+    assert auto.last_plan == fused_rnn.Plan("per_step")
+    assert set(calls) == {"call"} and len(calls) >= 4  # keras.layers.RNN's per-step loop
+    calls.clear()
+    inferred = auto(x, training=False)
+    assert auto.last_plan == fused_rnn.Plan("loop", False, "batched")  # as measured
+    assert calls == ["run_sequence"]
+    forced_calls = _spies(monkeypatch, forced.cell)
+    np.testing.assert_allclose(forced(x, training=True), trained, atol=1e-5)
+    np.testing.assert_allclose(forced(x, training=False), inferred, atol=1e-5)
+    assert forced.last_plan == fused_rnn.Plan("loop") and "call" not in forced_calls
