@@ -233,8 +233,10 @@ class FusedRNN(keras.layers.RNN):
             return Plan(path, self.jit, self.backward)
         if route == "per_step":
             return Plan("per_step")
-        jit = {"fused": False, "fused_xla": True}.get(route, False) if self.jit == "auto" \
-            else self.jit
+        if self.jit != "auto":
+            jit = self.jit
+        else:  # XLA's loops need a static number of steps: without one, the plain loop
+            jit = route == "fused_xla" and sequences.shape[1] is not None
         backward = "batched" if route == "fused_batched" and self.backward == "auto" \
             else self.backward
         return Plan(path, jit, backward)

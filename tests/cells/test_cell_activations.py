@@ -145,7 +145,7 @@ def check(name, cell, x, activation, path):
 
 def _paths(name):
     cell = CELLS[name][0]("tanh", "sigmoid")
-    return ["rnn", "per_step", "loop"] + (["scan"] if hasattr(cell, "scan_coefficients") else [])
+    return ["rnn", "per_step", "loop"] + (["scan"] if cell.fused_spec().scan else [])
 
 
 CASES = [(name, path) for name in sorted(CELLS) for path in _paths(name)]
