@@ -20,8 +20,11 @@ the cell's `state_size`, see `FusedRNN.check_initial_state`). Its fused path, fi
 Each call then runs a plan (`FusedRNN.plan`, resolved once per call): with
 `use_fused="auto"` the route measured fastest for this cell, mode and shape
 (`rnncells.layers.routes`; it may be `keras.layers.RNN`'s own per-step loop), with
-`use_fused=True` always the fused path. A masked sequence runs per step for cells whose
-spec says so (`FusedSpec.fuse_masks`).
+`use_fused=True` always the fused path. Cells with running statistics (batch norm,
+`FusedSpec.running_statistics`) always run on `rnncells.kernels.statistics`: `project` once,
+each step's batch statistics recorded in the loop (padded entries of a masked sequence left
+out, using the mask this layer receives) and the moving statistics updated once after it.
+A masked sequence runs per step for other cells whose spec says so (`FusedSpec.fuse_masks`).
 
 The fused paths never re-derive a cell's equations: they only call `project`, `recur` and
 `scan_coefficients`, so weights move between `FusedRNN(cell)` and `keras.layers.RNN(cell)`
