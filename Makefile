@@ -17,7 +17,7 @@ demo: $(VENV)/.installed-demo
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m rnncells demo
 
 test: $(VENV)/.installed-test
-	$(PY) -m ruff check rnncells tests benchmarks examples
+	$(PY) -m ruff check rnncells tests benchmarks examples scripts
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci
 
 # Mutation testing: a kept list of one-line source mutations (tests/mutants/run.py), each run
