@@ -87,6 +87,7 @@ from keras import initializers, ops
 
 from rnncells import _validation as validation
 from rnncells._compat import in_xla_context
+from rnncells._deprecation import take_renamed, upgrade_config
 from rnncells._serialization import keras_serializable
 from rnncells.cells.base import FusedSpec
 from rnncells.cells.dense import DenseRecurrentCell, split_gates
@@ -94,6 +95,9 @@ from rnncells.cells.updates import gru_update, lstm_update
 
 #: largest max_steps whose step counter every compute dtype represents exactly.
 _MAX_EXACT_STEPS = {"float16": 2049, "bfloat16": 257}
+
+#: previous argument names (rnncells 0.1.0): one name per concept across the cells
+RENAMED = {"epsilon": ("norm_epsilon", None), "gamma_initializer": ("norm_gamma_initializer", None)}
 
 #: update count given to the moving statistics of a file saved without counts (rnncells
 #: 0.1.0): large enough that min(momentum, (1 + n) / (10 + n)) is the momentum itself.
@@ -176,14 +180,18 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         return FusedSpec(backward="autodiff", batchable=False, fuse_masks=True,
                          project_start_step=True, running_statistics=True)
 
-    def __init__(self, units, momentum=0.99, epsilon=1e-3, gamma_initializer=0.1,
+    def __init__(self, units, momentum=0.99, norm_epsilon=1e-3, norm_gamma_initializer=0.1,
                  beta_initializer="zeros", max_steps=100, synchronized=False, mask_value=None,
                  **kwargs):
+        owner = type(self).__name__
+        norm_epsilon = take_renamed(owner, kwargs, RENAMED, "epsilon", norm_epsilon, 1e-3)
+        norm_gamma_initializer = take_renamed(owner, kwargs, RENAMED, "gamma_initializer",
+                                              norm_gamma_initializer, 0.1)
         super().__init__(units, **kwargs)
         self.momentum = validation.unit_interval("momentum", momentum)
-        self.epsilon = validation.positive_float("epsilon", epsilon)
+        self.norm_epsilon = validation.positive_float("norm_epsilon", norm_epsilon)
         self.max_steps = validation.positive_int("max_steps", max_steps)
-        self.gamma_initializer = _gamma_initializer(gamma_initializer)
+        self.norm_gamma_initializer = _gamma_initializer(norm_gamma_initializer)
         self.beta_initializer = initializers.get(beta_initializer)
         self.synchronized = bool(synchronized)
         if mask_value is not None and (isinstance(mask_value, bool)
@@ -214,7 +222,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
     def add_batch_norm(self, prefix, width, with_beta):
         """Create `{prefix}_gamma` (and `_beta`) and the per-step moving statistics."""
         setattr(self, f"{prefix}_gamma", self.add_weight(
-            shape=(width,), name=f"{prefix}_gamma", initializer=self.gamma_initializer))
+            shape=(width,), name=f"{prefix}_gamma", initializer=self.norm_gamma_initializer))
         beta = None
         if with_beta:
             beta = self.add_weight(shape=(width,), name=f"{prefix}_beta",
@@ -394,7 +402,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         moving_mean = ops.take(getattr(self, f"{prefix}_moving_mean"), idx, axis=0)
         moving_variance = ops.take(getattr(self, f"{prefix}_moving_variance"), idx, axis=0)
         if not training:
-            return (x - moving_mean) * ops.rsqrt(moving_variance + self.epsilon)
+            return (x - moving_mean) * ops.rsqrt(moving_variance + self.norm_epsilon)
         groups = None
         if shared:
             mean, variance, count = self._shared_moments(x, weight)
@@ -405,7 +413,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             has_stats = count[:, :, None] > 0
             mean = ops.where(has_stats, mean, moving_mean)
             variance = ops.where(has_stats, variance, moving_variance)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        y = (x - mean) * ops.rsqrt(variance + self.norm_epsilon)
         if groups is not None:
             # Synchronized replicas record the global groups, not their own rows: a row's part
             # of its group (1 / global size) only adds up to 1 over ALL replicas' rows, so per
@@ -449,12 +457,12 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         beta = getattr(self, f"{prefix}_beta")
         beta = None if beta is None else ops.cast(beta, "float32")
         if self.closed_form_norm_gradient:
-            y, mean, variance = _batch_norm_closed_form(x, gamma, beta, self.epsilon)
+            y, mean, variance = _batch_norm_closed_form(x, gamma, beta, self.norm_epsilon)
         else:
             mean = ops.mean(x, axis=0)
             centered = x - mean
             variance = ops.mean(ops.square(centered), axis=0)
-            y = centered * (ops.rsqrt(variance + self.epsilon) * gamma)
+            y = centered * (ops.rsqrt(variance + self.norm_epsilon) * gamma)
             if beta is not None:
                 y = y + beta
         rows = ops.cast(ops.shape(x)[0], "float32")
@@ -740,14 +748,18 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
     def get_config(self):
         config = {
             "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "norm_epsilon": self.norm_epsilon,
+            "norm_gamma_initializer": initializers.serialize(self.norm_gamma_initializer),
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "max_steps": self.max_steps,
             "synchronized": self.synchronized,
             "mask_value": self.mask_value,
         }
         return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(upgrade_config(config, RENAMED))
 
 
 @keras_serializable
@@ -780,9 +792,10 @@ class BatchNormLSTMCell(BatchNormRecurrentCell):
     Args:
         units: positive int, size of h and c.
         momentum: of the moving statistics, in [0, 1) (default 0.99).
-        epsilon: added to the variance, > 0 (default 1e-3).
-        gamma_initializer: of every gamma, a number (constant) or an initializer (default
-            0.1, the paper's choice: it keeps tanh/sigmoid out of saturation).
+        norm_epsilon: added to the variance, > 0 (default 1e-3; formerly `epsilon`).
+        norm_gamma_initializer: (formerly `gamma_initializer`) of every gamma, a number
+            (constant) or an initializer (default 0.1, the paper's choice: it keeps
+            tanh/sigmoid out of saturation).
         beta_initializer: of beta_c (default "zeros").
         max_steps: number of steps with their own statistics, >= 1 (default 100); later steps
             use those of step max_steps - 1.
@@ -820,8 +833,8 @@ class BatchNormLSTMCell(BatchNormRecurrentCell):
         self,
         units,
         momentum=0.99,
-        epsilon=1e-3,
-        gamma_initializer=0.1,
+        norm_epsilon=1e-3,
+        norm_gamma_initializer=0.1,
         beta_initializer="zeros",
         max_steps=100,
         synchronized=False,
@@ -829,8 +842,9 @@ class BatchNormLSTMCell(BatchNormRecurrentCell):
         unit_forget_bias=True,
         **kwargs,
     ):
-        super().__init__(units, momentum=momentum, epsilon=epsilon,
-                         gamma_initializer=gamma_initializer, beta_initializer=beta_initializer,
+        super().__init__(units, momentum=momentum, norm_epsilon=norm_epsilon,
+                         norm_gamma_initializer=norm_gamma_initializer,
+                         beta_initializer=beta_initializer,
                          max_steps=max_steps, synchronized=synchronized, mask_value=mask_value,
                          **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
@@ -894,7 +908,7 @@ class BatchNormGRUCell(BatchNormRecurrentCell):
     kernel_norm_moving_count, recurrent_norm_moving_count (max_steps,).
 
     Args:
-        units, momentum (0.99), epsilon (1e-3), gamma_initializer (0.1), max_steps (100),
+        units, momentum (0.99), norm_epsilon (1e-3), norm_gamma_initializer (0.1), max_steps (100),
         synchronized (False), mask_value (None): as `BatchNormLSTMCell`; activation ("tanh"),
         recurrent_activation ("sigmoid"), use_bias (True), the initializers, regularizers and
         constraints of Keras's GRUCell, dropout, recurrent_dropout, recurrent_dropconnect, seed.
@@ -910,11 +924,11 @@ class BatchNormGRUCell(BatchNormRecurrentCell):
     gates = 3
     recur_normalizations = ("recurrent_norm",)
 
-    def __init__(self, units, momentum=0.99, epsilon=1e-3, gamma_initializer=0.1,
+    def __init__(self, units, momentum=0.99, norm_epsilon=1e-3, norm_gamma_initializer=0.1,
                  max_steps=100, synchronized=False, mask_value=None, **kwargs):
         kwargs.pop("beta_initializer", None)  # no beta in this cell (kept out of its config)
-        super().__init__(units, momentum=momentum, epsilon=epsilon,
-                         gamma_initializer=gamma_initializer, max_steps=max_steps,
+        super().__init__(units, momentum=momentum, norm_epsilon=norm_epsilon,
+                         norm_gamma_initializer=norm_gamma_initializer, max_steps=max_steps,
                          synchronized=synchronized, mask_value=mask_value, **kwargs)
 
     @property

@@ -47,7 +47,7 @@ def weights_of(cell):
 
 
 def reference_for(kind, cell):
-    return BatchNormReference(kind, weights_of(cell), cell.momentum, cell.epsilon,
+    return BatchNormReference(kind, weights_of(cell), cell.momentum, cell.norm_epsilon,
                               cell.max_steps)
 
 
@@ -314,10 +314,10 @@ def test_weights_shapes_and_state(kind):
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_config_round_trip(kind):
-    cell = make_cell(kind, units=5, momentum=0.9, epsilon=1e-4, max_steps=12,
-                     synchronized=True, mask_value=-1.0, gamma_initializer=0.2, dropout=0.1)
+    cell = make_cell(kind, units=5, momentum=0.9, norm_epsilon=1e-4, max_steps=12,
+                     synchronized=True, mask_value=-1.0, norm_gamma_initializer=0.2, dropout=0.1)
     clone = type(cell).from_config(cell.get_config())
-    for key in ("units", "momentum", "epsilon", "max_steps", "synchronized", "mask_value",
+    for key in ("units", "momentum", "norm_epsilon", "max_steps", "synchronized", "mask_value",
                 "dropout"):
         assert getattr(clone, key) == getattr(cell, key), key
     clone.build((None, 2))
@@ -409,8 +409,8 @@ def test_model_fit_with_xla_updates_moving_statistics():
     ("max_steps", 2.5, "positive integer"),
     ("momentum", 1.0, r"\[0, 1\)"),
     ("momentum", -0.1, r"\[0, 1\)"),
-    ("epsilon", 0.0, "> 0"),
-    ("epsilon", -1e-3, "> 0"),
+    ("norm_epsilon", 0.0, "> 0"),
+    ("norm_epsilon", -1e-3, "> 0"),
     ("mask_value", "pad", "a number"),
 ])
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -422,3 +422,23 @@ def test_bad_arguments_name_argument_value_and_allowed(kind, argument, value, al
 def test_exported_from_the_package():
     assert rnncells.BatchNormLSTMCell is BatchNormLSTMCell
     assert {"BatchNormLSTMCell", "BatchNormGRUCell"} <= set(rnncells.__all__)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_previous_argument_names_still_work(kind):
+    """`epsilon` / `gamma_initializer` (0.1.0) are now `norm_epsilon` / `norm_gamma_initializer`,
+    as in every other cell: the old names warn, old configs load silently."""
+    with pytest.warns(DeprecationWarning, match="Argument `epsilon` .* Use `norm_epsilon`"):
+        cell = make_cell(kind, units=3, epsilon=1e-4)
+    assert cell.norm_epsilon == 1e-4
+    with pytest.warns(DeprecationWarning, match="Use `norm_gamma_initializer`"):
+        cell = make_cell(kind, units=3, gamma_initializer=0.3)
+    cell.build((None, 2))
+    np.testing.assert_allclose(cell.kernel_norm_gamma.numpy(), 0.3)
+    with pytest.raises(ValueError, match="pass only `norm_epsilon`"):
+        make_cell(kind, units=3, epsilon=1e-4, norm_epsilon=1e-2)
+    old_config = make_cell(kind, units=3).get_config()
+    old_config["epsilon"] = old_config.pop("norm_epsilon") * 2
+    old_config["gamma_initializer"] = old_config.pop("norm_gamma_initializer")
+    clone = type(cell).from_config(old_config)  # no warning: pytest turns ours into errors
+    assert clone.norm_epsilon == 2e-3

@@ -98,7 +98,8 @@ def test_moving_statistics_match_population_after_training():
     model.fit(np.tile(x_train, (repeats, 1, 1)), np.tile(y_train, repeats), batch_size=60,
               epochs=1, shuffle=False, verbose=0)
     weights = {w.name: w.numpy() for w in cell.weights}
-    reference = BatchNormReference("lstm", weights, cell.momentum, cell.epsilon, cell.max_steps)
+    reference = BatchNormReference("lstm", weights, cell.momentum, cell.norm_epsilon,
+                                   cell.max_steps)
     reference.run(x_train, training=True)
     for prefix in NORMS["lstm"]:
         moving_mean = getattr(cell, f"{prefix}_moving_mean").numpy()
