@@ -140,24 +140,28 @@ ROUTE_LABELS = {"fused": "F", "fused_xla": "X", "fused_batched": "Bt"}
 
 def route_markdown(measured):
     """The route table (`rnncells.layers.route_table.MEASURED`) as markdown: per cell and mode,
-    the route of each (batch, units) point and its speed-up over RNN(cell) ("RNN": that loop
-    itself; F fused, X fused with XLA, Bt fused with the batched backward)."""
-    grid = sorted({tuple(p[:2]) for modes in measured.values() for points in modes.values()
+    the route of each (batch, units, timesteps) point and its speed-up over RNN(cell) ("RNN":
+    that loop itself; F fused, X fused with XLA, Bt fused with the batched backward)."""
+    from rnncells.layers.routes import as_point  # TensorFlow: only for this table
+
+    measured = {cell: {mode: [as_point(p) for p in points] for mode, points in modes.items()}
+                for cell, modes in measured.items()}
+    grid = sorted({p[:3] for modes in measured.values() for points in modes.values()
                    for p in points})
-    lines = ["| cell | mode | " + " | ".join(f"B={b} H={h}" for b, h in grid) + " |",
+    lines = ["| cell | mode | " + " | ".join(f"B={b} H={h} T={t}" for b, h, t in grid) + " |",
              "| --- | --- | " + " | ".join("---" for _ in grid) + " |"]
     for cell in sorted(measured):
         for mode in ("train", "infer"):
-            points = {tuple(p[:2]): p for p in measured[cell].get(mode, [])}
+            points = {p[:3]: p for p in measured[cell].get(mode, [])}
             entries = []
             for key in grid:
                 point = points.get(key)
                 if point is None:
                     entries.append("")
-                elif point[2] == "per_step":
+                elif point[3] == "per_step":
                     entries.append("RNN")
                 else:
-                    entries.append(f"{ROUTE_LABELS[point[2]]} {point[3]:.2f}")
+                    entries.append(f"{ROUTE_LABELS[point[3]]} {point[4]:.2f}")
             lines.append(f"| {cell} | {mode} | " + " | ".join(entries) + " |")
     return "\n".join(lines)
 

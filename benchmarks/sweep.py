@@ -77,6 +77,7 @@ import tensorflow as tf  # noqa: E402
 
 import rnncells  # noqa: E402
 from rnncells.kernels.scan import linear_scan, sequential_scan  # noqa: E402
+from rnncells.layers.routes import as_point  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROUTE_TABLE = Path(rnncells.__file__).resolve().parent / "layers" / "route_table.py"
@@ -350,9 +351,9 @@ def sweep_configs(args):
             if cell not in CONV_CELLS or (b <= ROUTE_CONV_MAX[0] and h <= ROUTE_CONV_MAX[1])]
 
 
-#: The grid of `--routes`: batch x units at T = ROUTE_TIMESTEPS (per-step costs grow ~linearly
-#: in T on every route, so the ratios barely move with T: see the sweep's T axis). Conv cells
-#: (spatial length CONV_LENGTH) stop at ROUTE_CONV_MAX.
+#: The default grid of `--routes`: batch x units at T = ROUTE_TIMESTEPS (--timesteps adds
+#: other T: the table has a T axis, since the ratios move with T for some cells at large
+#: batch, docs/performance.md). Conv cells (spatial length CONV_LENGTH) stop at ROUTE_CONV_MAX.
 ROUTE_BATCH = (1, 32, 256)
 ROUTE_UNITS = (32, 128, 512)
 ROUTE_TIMESTEPS = 25
@@ -401,27 +402,44 @@ PATH_ROUTES = {"rnn": "per_step", "fused_loop": "fused", "fused_xla": "fused_xla
 #: T=25 measurement leaves out its compilation (seconds, on the first call of a model) and
 #: that its CPU loops scale worse with T than the others (docs/performance.md).
 XLA_MARGIN = 1.10
+#: A fused route is taken only when it beats RNN(cell)'s own loop (per_step) by this factor:
+#: below it the two are a tie within the noise of this machine, and the per-step route is
+#: RNN(cell) itself (FusedRNN / RNN(cell) = 1 by construction), while a tied fused route
+#: measured up to 1.16x slower on a second run.
+FUSED_MARGIN = 1.05
 
 
 def route_table(rows):
-    """{cell: {mode: [(batch, units, fastest route, its speed-up over RNN(cell)), ...]}}."""
+    """{cell: {mode: [(batch, units, timesteps, fastest route, its speed-up over
+    RNN(cell)), ...]}}."""
     best = {}
     for row in rows:
         if row["point"] != "routes" or row.get("median_ms") is None:
             continue
-        key = (row["cell"], row["mode"], row["batch"], row["units"])
+        key = (row["cell"], row["mode"], row["batch"], row["units"], row["timesteps"])
         best.setdefault(key, {})[PATH_ROUTES[row["path"]]] = row["median_ms"]
     table = {}
-    for (cell, mode, batch, units), times in sorted(best.items()):
+    for (cell, mode, batch, units, timesteps), times in sorted(best.items()):
         route = min(times, key=times.get)
         others = {r: ms for r, ms in times.items() if r != "fused_xla"}
         if route == "fused_xla" and others and (
                 min(others.values()) < XLA_MARGIN * times[route]):
             route = min(others, key=others.get)
+        if route != "per_step" and "per_step" in times and (
+                times["per_step"] < FUSED_MARGIN * times[route]):
+            route = "per_step"
         speedup = times.get("per_step", float("nan")) / times[route]
         table.setdefault(cell, {}).setdefault(mode, []).append(
-            (batch, units, route, round(speedup, 2)))
+            (batch, units, timesteps, route, round(speedup, 2)))
     return table
+
+
+def merge_points(before, now):
+    """The points of `before` and `now` as 5-tuples (`routes.as_point`: an earlier 4-tuple is
+    a T=25 point), sorted; a point of `now` replaces the same (batch, units, timesteps)."""
+    points = {as_point(p)[:3]: as_point(p) for p in before}
+    points.update({as_point(p)[:3]: as_point(p) for p in now})
+    return [points[k] for k in sorted(points)]
 
 
 def write_route_table(table, machine, date, path, dates=None):
@@ -437,12 +455,11 @@ def write_route_table(table, machine, date, path, dates=None):
             now = table.get(cell, {})
             merged[cell] = {}
             for mode in ("infer", "train"):  # points measured now replace the same points
-                points = {tuple(p[:2]): tuple(p) for p in before.get(mode, [])}
-                points.update({tuple(p[:2]): tuple(p) for p in now.get(mode, [])})
+                points = merge_points(before.get(mode, []), now.get(mode, []))
                 if points:
-                    merged[cell][mode] = [points[k] for k in sorted(points)]
-            kept_points = {(m, tuple(p[:2])) for m, ps in before.items() for p in ps} - {
-                (m, tuple(p[:2])) for m, ps in now.items() for p in ps}
+                    merged[cell][mode] = points
+            kept_points = {(m, as_point(p)[:3]) for m, ps in before.items() for p in ps} - {
+                (m, as_point(p)[:3]) for m, ps in now.items() for p in ps}
             if kept_points:  # some points of this cell come from the earlier run(s)
                 previous = earlier.get("MEASURED_AT", {}).get(cell, "?")
                 dates[cell] = f"{previous}; {date}" if cell in table else previous
@@ -451,8 +468,8 @@ def write_route_table(table, machine, date, path, dates=None):
         '"""The measured route table of `rnncells.layers.routes` (generated; do not edit).',
         "",
         "Regenerate: python -m benchmarks.sweep --routes  (--cells NAME ...: only those cells)",
-        "Each entry: (batch, units, fastest route, its speed-up over keras.layers.RNN(cell)),",
-        f"training step / inference at T={ROUTE_TIMESTEPS}, medians of interleaved rounds.",
+        "Each entry: (batch, units, timesteps, fastest route, its speed-up over",
+        "keras.layers.RNN(cell)), training step / inference, medians of interleaved rounds.",
         '"""',
         "",
         f"MACHINE = {machine!r}",
@@ -462,15 +479,15 @@ def write_route_table(table, machine, date, path, dates=None):
         *[f"    {cell!r}: {dates[cell]!r}," for cell in sorted(table)],
         "}",
         "",
-        "#: cell -> mode -> [(batch, units, route, speed-up), ...]",
+        "#: cell -> mode -> [(batch, units, timesteps, route, speed-up), ...]",
         "MEASURED = {",
     ]
     for cell in sorted(table):
         lines.append(f"    {cell!r}: {{")
         for mode, points in table[cell].items():
             lines.append(f"        {mode!r}: [")
-            for b in dict.fromkeys(p[0] for p in points):  # a line per batch size (or two)
-                row = [f"{tuple(p)!r}," for p in points if p[0] == b]
+            for b, t in dict.fromkeys((p[0], p[2]) for p in points):  # a line per (B, T)
+                row = [f"{tuple(p)!r}," for p in points if (p[0], p[2]) == (b, t)]
                 halves = [row] if len(" ".join(row)) <= 86 else [row[:2], row[2:]]
                 lines += ["            " + " ".join(half) for half in halves]
             lines.append("        ],")
@@ -488,9 +505,8 @@ def rebuild_route_table(json_paths, table_path, out):
         machine = result["machine"]
         for cell, modes in route_table(result["rows"]).items():
             for mode, points in modes.items():
-                merged = {tuple(p[:2]): tuple(p) for p in table.get(cell, {}).get(mode, [])}
-                merged.update({tuple(p[:2]): tuple(p) for p in points})
-                table.setdefault(cell, {})[mode] = [merged[k] for k in sorted(merged)]
+                table.setdefault(cell, {})[mode] = merge_points(
+                    table.get(cell, {}).get(mode, []), points)
             stamp = machine["date_utc"][:16]  # to the minute, UTC
             dates[cell] = stamp if cell not in dates else f"{dates[cell]}; {stamp}"
     if Path(table_path).exists():

@@ -231,7 +231,8 @@ class FusedRNN(keras.layers.RNN):
             return Plan(path, self.jit, self.backward)
         first = state_shapes(self.cell.state_size)[0]
         route = routes.choose_route(type(self.cell).__name__, bool(training),
-                                    sequences.shape[0], first[-1] or 1)
+                                    sequences.shape[0], first[-1] or 1,
+                                    timesteps=sequences.shape[1])
         if route is None:  # not measured (or a GPU): the kernels' own defaults
             return Plan(path, self.jit, self.backward)
         if route == "per_step":

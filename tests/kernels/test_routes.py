@@ -14,8 +14,15 @@ from rnncells.kernels import loop as loop_module
 from rnncells.layers import fused_rnn, route_table, routes
 
 TABLE = {"LayerNormGRUCell": {
-    "train": [(1, 32, "fused_xla", 9.0), (32, 32, "fused", 1.2), (256, 512, "per_step", 1.0)],
-    "infer": [(1, 32, "fused", 3.0)],
+    "train": [(1, 32, 25, "fused_xla", 9.0), (32, 32, 25, "fused", 1.2),
+              (256, 512, 25, "per_step", 1.0)],
+    "infer": [(1, 32, 25, "fused", 3.0)],
+}}
+#: The same point measured at two T (the route flips with T), and a 4-tuple entry of the
+#: table's earlier format (measured at T=25).
+T_TABLE = {"LayerNormLSTMCell": {
+    "train": [(128, 128, 25, "fused", 1.3), (128, 128, 100, "per_step", 1.0),
+              (8, 8, "fused_xla", 2.0)],
 }}
 
 
@@ -29,7 +36,32 @@ TABLE = {"LayerNormGRUCell": {
 ])
 def test_the_nearest_measured_point_decides(batch, units, training, expected):
     assert routes.choose_route("LayerNormGRUCell", training, batch, units, "CPU",
-                               TABLE) == expected
+                               TABLE, timesteps=25) == expected
+
+
+@pytest.mark.parametrize("batch,units,timesteps,expected", [
+    (128, 128, 25, "fused"),          # the measured points, each at its own T
+    (128, 128, 100, "per_step"),
+    (128, 128, 40, "fused"),          # nearer T=25 than T=100 in log2(T)
+    (128, 128, 60, "per_step"),       # nearer T=100
+    (256, 128, 800, "per_step"),      # beyond: the nearest T
+    (128, 128, None, "per_step"),     # unknown T: taken as DEFAULT_TIMESTEPS (100)
+    (8, 8, 25, "fused_xla"),          # a 4-tuple entry is a T=25 point
+    (8, 8, 200, "fused_xla"),         # ... and still the nearest in batch and units
+])
+def test_the_nearer_timesteps_decide_between_points_of_one_shape(batch, units, timesteps,
+                                                                   expected):
+    assert routes.DEFAULT_TIMESTEPS == 100
+    assert routes.choose_route("LayerNormLSTMCell", True, batch, units, "CPU", T_TABLE,
+                               timesteps=timesteps) == expected
+
+
+def test_table_entries_read_as_five_fields_and_bad_ones_are_rejected():
+    assert routes.as_point((8, 16, "fused", 1.5)) == (8, 16, routes.LEGACY_TIMESTEPS,
+                                                      "fused", 1.5)
+    assert routes.as_point([8, 16, 100, "fused", 1.5]) == (8, 16, 100, "fused", 1.5)
+    with pytest.raises(ValueError, match=r"4 or 5 fields.*\(8, 'fused'\)"):
+        routes.as_point((8, "fused"))
 
 
 def test_unmeasured_cells_and_gpus_get_no_route_and_the_kernel_defaults(monkeypatch):
@@ -46,7 +78,10 @@ def test_the_shipped_table_names_only_known_routes_and_cells():
         assert isinstance(getattr(rnncells, cell), type), cell
         for mode, points in modes.items():
             assert mode in ("train", "infer")
-            assert {p[2] for p in points} <= set(routes.ROUTES), (cell, mode)
+            points = [routes.as_point(p) for p in points]
+            assert {p[3] for p in points} <= set(routes.ROUTES), (cell, mode)
+            assert all(min(p[:3]) >= 1 for p in points), (cell, mode)
+            assert len({p[:3] for p in points}) == len(points), (cell, mode)  # no duplicates
 
 
 def _spies(monkeypatch, cell):
@@ -83,3 +118,13 @@ def test_auto_runs_the_route_of_the_table_and_use_fused_true_ignores_it(monkeypa
     np.testing.assert_allclose(forced(x, training=True), trained, atol=1e-5)
     np.testing.assert_allclose(forced(x, training=False), inferred, atol=1e-5)
     assert forced.last_plan == fused_rnn.Plan("loop") and "call" not in forced_calls
+
+
+def test_auto_passes_the_number_of_timesteps_of_the_call(monkeypatch):
+    monkeypatch.setattr(route_table, "MEASURED", {"LayerNormGRUCell": {
+        "infer": [(2, 3, 4, "per_step", 1.0), (2, 3, 64, "fused", 1.2)]}})
+    layer = FusedRNN(rnncells.LayerNormGRUCell(3))
+    layer(np.zeros((2, 4, 3), "float32"))
+    assert layer.last_plan == fused_rnn.Plan("per_step")
+    layer(np.zeros((2, 48, 3), "float32"))  # nearer T=64 than T=4
+    assert layer.last_plan == fused_rnn.Plan("loop", False, "auto")

@@ -111,6 +111,12 @@ MUTANTS = [
     Mutant("verdict_exploding_reported_healthy", "rnncells/diagnostics/gradient_flow.py",
            'return "exploding"', 'return "healthy"',
            ("tests/diagnostics/test_gradient_flow.py", "tests/diagnostics/test_cli.py")),
+    Mutant("route_timesteps_ignored", "rnncells/layers/routes.py",
+           "return sum((math.log2(max(c, 1)) - math.log2(p)) ** 2 "
+           "for c, p in zip(call, point[:3]))",
+           "return sum((math.log2(max(c, 1)) - math.log2(p)) ** 2 "
+           "for c, p in zip(call, point[:2]))",
+           ("tests/kernels/test_routes.py",)),
 ]
 
 
