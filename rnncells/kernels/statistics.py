@@ -1,9 +1,9 @@
 """The fused loop of cells with running statistics (per-step batch norm).
 
 `run_sequence(cell, sequences, initial_states, ...)` is what `FusedRNN` runs for a cell that
-keeps moving statistics (`handles(cell)`: it has `collecting_statistics`,
-`apply_statistics` and `recur_normalizations`, the normalizations `recur` records; as
-`BatchNormLSTMCell` and `BatchNormGRUCell`):
+keeps moving statistics (`cell.fused_spec().running_statistics`; it has
+`collecting_statistics`, `apply_statistics` and `recur_normalizations`, the normalizations
+`recur` records; as `BatchNormLSTMCell` and `BatchNormGRUCell`):
 
 1. `cell.project` on the whole (processing-order) sequence: `x @ W` and its per-step batch
    norm for all T steps at once (one matmul, one reduction over the batch axis).
@@ -28,14 +28,6 @@ step's statistics are plain reductions over the batch.
 """
 
 import tensorflow as tf
-
-from rnncells.cells.base import RecurrentCell
-
-
-def handles(cell):
-    """Whether `run_sequence` is the fused path for `cell` (its spec says it keeps running
-    statistics)."""
-    return isinstance(cell, RecurrentCell) and cell.fused_spec().running_statistics
 
 
 def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
