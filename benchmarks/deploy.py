@@ -6,12 +6,14 @@
 
 For each cell, the model `FusedRNN(cell, return_sequences=True) -> Dense(2)` (dynamic batch
 and T; tests/export/models.py) goes through: a `.keras` file (save, load, predict), a
-SavedModel (`rnncells.export(..., format="tf_saved_model")`, reloaded with
-`tf.saved_model.load`), LiteRT (`rnncells.export`, run in ai-edge-litert's interpreter without
-the Flex delegate), ONNX (onnxruntime), and `rnncells.streaming_model` stepped in Keras and as
-a LiteRT file. Every column is the largest absolute difference from `model.predict` on a
-random batch (B=2, T=--steps); the streaming LiteRT model's size and its per-step latency
-(batch 1, median of --repeats invocations after a warm-up, one thread) are measured here.
+SavedModel (Keras's `model.export(..., format="tf_saved_model")`, reloaded with
+`tf.saved_model.load`), LiteRT (Keras's `model.export(..., format="litert")`, run in
+ai-edge-litert's interpreter without the Flex delegate), ONNX (`model.export(...,
+format="onnx")`, onnxruntime), and `rnncells.streaming_model` stepped in Keras and as a LiteRT
+file (`rnncells.export` gives the same files; the tests check both). Every column is the
+largest absolute difference from `model.predict` on a random batch (B=2, T=--steps); the
+streaming LiteRT model's size and its per-step latency (batch 1, median of --repeats
+invocations after a warm-up, one thread) are measured here.
 Writes benchmarks/results/deploy_<device>.json and prints a Markdown table.
 
 `--scaling`: the exported SEQUENCE model `FusedRNN(LayerNormGRUCell(64))` on batch 4 x 8
@@ -87,20 +89,23 @@ def measure(name, steps, repeats, workdir):
     row["keras_file"] = _err(keras.saving.load_model(path).predict(x, verbose=0), expected)
 
     saved = workdir / f"{name}_savedmodel"
-    rnncells.export(model, saved, format="tf_saved_model")
+    model.export(str(saved), format="tf_saved_model", verbose=False)
     reloaded = tf.saved_model.load(str(saved))  # keep it referenced while it runs
     row["saved_model"] = _err(reloaded.serve(x), expected)
 
-    litert = rnncells.export(model, workdir / f"{name}.tflite")
+    litert = workdir / f"{name}.tflite"
+    model.export(str(litert), format="litert", verbose=False)
     row["litert"] = _err(run_litert(litert, x), expected)
     row["litert_kb"] = litert.stat().st_size / 1024
 
-    onnx = rnncells.export(model, workdir / f"{name}.onnx", format="onnx")
+    onnx = workdir / f"{name}.onnx"
+    model.export(str(onnx), format="onnx", verbose=False)  # called above (predict)
     row["onnx"] = _err(run_onnx(onnx, x), expected)
 
     step = rnncells.streaming_model(model)
     row["streaming"] = _err(_stream_keras(step, x), expected)
-    step_path = rnncells.export(step, workdir / f"{name}_step.tflite")
+    step_path = workdir / f"{name}_step.tflite"
+    step.export(str(step_path), format="litert", verbose=False)
     names = [i.name for i in step.inputs]
     states, outputs = initial_states(step, x.shape[0]), []
     for t in range(steps):

@@ -10,7 +10,17 @@ Each has a fallback that either fails loudly or keeps the numbers and only costs
 - `in_xla_context()`: whether the graph being built is inside an XLA computation (no public
   API tells). Fallback: True, i.e. "never nest an XLA call", the slower but always correct
   choice.
+- `export_tracing_format()`: whether the graph being traced now is traced by Keras's own
+  export for a converter: "litert" under `model.export(path, format="litert")` (module
+  `keras.src.export.litert`) or TensorFlow's `TFLiteConverter.from_keras_model` (module
+  `tensorflow.lite.python.lite`), "onnx" under `model.export(path, format="onnx")` (module
+  `keras.src.export.onnx`), else None. No public API tells, so it looks for those modules'
+  functions among the Python frames of the trace. Fallback (a Keras/TF that moved them):
+  None, i.e. the export keeps the training/inference loop, which LiteRT then runs only with
+  the Flex delegate; `tests/export` fails loudly in that case.
 """
+
+import sys
 
 import tensorflow as tf
 
@@ -41,3 +51,27 @@ def in_xla_context():
     if tf.executing_eagerly():
         return False
     return bool(_graph_in_xla_context(tf.compat.v1.get_default_graph()))
+
+
+#: Modules whose functions trace a model for a converter, and the converter's format.
+EXPORT_TRACING_MODULES = {
+    "keras.src.export.litert": "litert",
+    "tensorflow.lite.python.lite": "litert",
+    "keras.src.export.onnx": "onnx",
+}
+
+
+def export_tracing_format():
+    """The format of the converter tracing the graph being built now, or None (see above).
+
+    Cheap enough for trace time (one walk up the Python stack); eager code never walks.
+    """
+    if tf.executing_eagerly():
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        found = EXPORT_TRACING_MODULES.get(frame.f_globals.get("__name__"))
+        if found:
+            return found
+        frame = frame.f_back
+    return None

@@ -1,12 +1,16 @@
 """Export models that hold rnncells layers: LiteRT (builtin ops only), ONNX, SavedModel.
 
-`export(model, filepath, format=...)` is `model.export(filepath, format=...)` with rnncells'
-sequence layers (`FusedRNN`, `ConvRNN`, `ConvLSTM*D`/`ConvGRU*D`, also inside
-`keras.layers.Bidirectional`) tracing an export loop (`rnncells.kernels.export_loop`): a
-`tf.while_loop` without TensorLists, which the LiteRT converter turns into builtin ops for any
-batch size (dynamic included) and tf2onnx into an ONNX `Loop`. Keras's `model.export` alone
-traces the training/inference loop, whose TensorLists need the Flex delegate in LiteRT when
-the batch is dynamic.
+rnncells' sequence layers (`FusedRNN`, `ConvRNN`, `ConvLSTM*D`/`ConvGRU*D`, also inside
+`keras.layers.Bidirectional`) trace an export loop (`rnncells.kernels.export_loop`), a
+`tf.while_loop` without TensorLists that the LiteRT converter turns into builtin ops for any
+batch size (dynamic included) and tf2onnx into an ONNX `Loop`, whenever Keras's own
+`model.export(path, format="litert" or "onnx")` traces them, and inside `export` below for
+every format. Training and `predict` keep their loops (TensorLists, which LiteRT runs only
+with the Flex delegate when the batch is dynamic).
+
+`export(model, filepath, format=...)` is `model.export` in that context, with the input
+signature taken from the model's `keras.Input`s and a warning for plain `keras.layers.RNN`
+layers (Keras's loop, Flex ops in LiteRT).
 
 `run_litert` and `run_onnx` run an exported file on NumPy inputs (for checks against
 `model.predict`).
@@ -53,7 +57,9 @@ def _check_model(model):
 
 
 def export(model, filepath, format="litert", verbose=False, **kwargs):
-    """Export `model` as Keras's `model.export` does, with rnncells' export loop.
+    """Export `model` as Keras's `model.export` does, with rnncells' export loop in every
+    format (Keras's LiteRT and ONNX exports select it by themselves), the input signature of
+    the model's `keras.Input`s and a warning for plain `keras.layers.RNN` layers.
 
     Args:
         model: a built (or called) Keras model.

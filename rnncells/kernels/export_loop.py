@@ -24,7 +24,9 @@ Keras calls them, `cell(x_t, states, training=...)`, one step at a time. Masks, 
 and zero_output_for_mask follow `keras.layers.RNN`.
 
 It is written for converters, not for training (no hand-written gradient, no XLA), so the
-layers select it only inside `exporting()`, which `rnncells.export` enters.
+layers select it only inside `exporting()`, which `rnncells.export` enters, and while Keras's
+LiteRT or ONNX export traces the model (`model.export(path, format="litert")`; see
+`is_exporting`).
 """
 
 import contextlib
@@ -32,6 +34,7 @@ import threading
 
 import tensorflow as tf
 
+from rnncells._compat import export_tracing_format
 from rnncells.cells.base import RecurrentCell
 
 _state = threading.local()
@@ -54,14 +57,25 @@ def exporting(format=None):
 
 
 def is_exporting():
-    """Whether the current thread is inside `exporting()`."""
-    return getattr(_state, "active", None) is not None
+    """Whether the layers should trace the export loop now.
+
+    True inside `exporting()` (what `rnncells.export` enters), and while Keras's own
+    `model.export(path, format="litert" or "onnx")` (or TensorFlow's
+    `TFLiteConverter.from_keras_model`) traces the model: LiteRT runs the TensorList loops
+    only with the Flex delegate when the batch is dynamic, and tf2onnx does not convert every
+    cell's fused loop. Other traces (training, `predict`, SavedModel exports, a user's
+    `tf.function`) keep their loops.
+    """
+    return getattr(_state, "active", None) is not None or export_tracing_format() is not None
 
 
 def export_format():
-    """The `format` given to the innermost `exporting()` (None outside or when not given)."""
+    """The `format` given to the innermost `exporting()`; outside it, that of the converter
+    tracing the model (`export_tracing_format`); None otherwise or when not given."""
     active = getattr(_state, "active", None)
-    return active[0] if active else None
+    if active:
+        return active[0]
+    return export_tracing_format()
 
 
 def _follows_protocol(cell):

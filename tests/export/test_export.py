@@ -2,8 +2,8 @@
 
 Conversions take seconds each, so the models hold many layers at once (every cell in one
 model) and the tests convert few of them. The LiteRT interpreter of `ai-edge-litert` has no
-Flex delegate: a model that needed a Select TF op fails to run there (shown on Keras's own
-`model.export`, which traces TensorList loops).
+Flex delegate: a model that needed a Select TF op fails to run there (shown with the LiteRT
+detection switched off, when Keras's `model.export` traces the TensorList loops).
 """
 
 import numpy as np
@@ -71,14 +71,71 @@ def test_conv_layers_bidirectional_and_masks_in_onnxruntime(tmp_path):
     _check(model, path, run_onnx, [(3, 6)])
 
 
-def test_plain_keras_export_needs_flex_and_the_interpreter_says_so(tmp_path):
-    """The mutant for the checks above: Keras's own export keeps the TensorList loop, which
-    the builtin-only interpreter refuses (so a passing check means builtin ops only)."""
+def test_keras_model_export_litert_runs_with_builtin_ops(tmp_path):
+    """Keras's own `model.export(format="litert")`, no rnncells call: the layers notice the
+    LiteRT trace and take the export loop (dynamic batch and T)."""
+    model = models.sequence_model("LayerNormGRUCell")
+    path = tmp_path / "plain.tflite"
+    model.export(str(path), format="litert", verbose=False)
+    _check(model, path, run_litert, [(2, 4), (3, 9)])
+
+
+def test_keras_model_export_litert_conv_bidirectional_masks_long_sequence(tmp_path):
+    model = models.layers_model()
+    path = tmp_path / "plain_layers.tflite"
+    model.export(str(path), format="litert", verbose=False)
+    _check(model, path, run_litert, [(2, 6), (1, 1000)], **_names(model))
+
+
+def test_tflite_converter_from_keras_model_runs_with_builtin_ops(tmp_path):
+    import tensorflow as tf
+
+    model = models.sequence_model("BatchNormLSTMCell", batch_size=2)
+    path = tmp_path / "from_keras.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    _check(model, path, run_litert, [(2, 5)])
+
+
+def test_without_the_litert_detection_keras_export_needs_flex(tmp_path, monkeypatch):
+    """The mutant for the checks above: with the detection off, Keras's export keeps the
+    TensorList loop, which the builtin-only interpreter refuses (so a passing check means
+    builtin ops only)."""
+    from rnncells.kernels import export_loop
+
+    monkeypatch.setattr(export_loop, "export_tracing_format", lambda: None)
     model = models.sequence_model("LayerNormGRUCell", head=False)
     path = tmp_path / "plain.tflite"
     model.export(str(path), format="litert", verbose=False)
     with pytest.raises(RuntimeError, match="Flex|Select TensorFlow op"):
         run_litert(path, _inputs(model, 2, 4)[0])
+
+
+def test_without_the_onnx_detection_the_fused_loop_does_not_convert(tmp_path, monkeypatch):
+    """The mutant for the ONNX check below: tf2onnx leaves the fused LSTM loop's nested
+    function call unconverted, and onnxruntime refuses the file."""
+    pytest.importorskip("onnxruntime")
+    from rnncells.kernels import export_loop
+
+    monkeypatch.setattr(export_loop, "export_tracing_format", lambda: None)
+    model = models.sequence_model("LayerNormLSTMCell")
+    x = _inputs(model, 2, 6)
+    model.predict(x, verbose=0)
+    path = tmp_path / "plain.onnx"
+    model.export(str(path), format="onnx", verbose=False)
+    with pytest.raises(Exception, match="PartitionedCall"):
+        run_onnx(path, x)
+
+
+def test_keras_model_export_onnx_matches(tmp_path):
+    """Keras's own ONNX export (the fused loop of this cell does not convert: the layer takes
+    the export loop there too)."""
+    pytest.importorskip("onnxruntime")
+    model = models.sequence_model("LayerNormLSTMCell")
+    x = _inputs(model, 2, 6)
+    model.predict(x, verbose=0)  # Keras's ONNX export needs a called model
+    path = tmp_path / "plain.onnx"
+    model.export(str(path), format="onnx", verbose=False)
+    _check(model, path, run_onnx, [(2, 6), (3, 11)])
 
 
 def test_a_plain_keras_rnn_layer_is_named_in_a_warning_and_needs_flex(tmp_path):

@@ -117,6 +117,10 @@ MUTANTS = [
            "return sum((math.log2(max(c, 1)) - math.log2(p)) ** 2 "
            "for c, p in zip(call, point[:2]))",
            ("tests/kernels/test_routes.py",)),
+    Mutant("keras_export_not_detected", "rnncells/_compat.py",
+           "found = EXPORT_TRACING_MODULES.get(frame.f_globals.get(\"__name__\"))",
+           "found = None",
+           ("tests/export/test_export.py", "tests/test_compat.py")),
 ]
 
 
