@@ -462,3 +462,23 @@ def test_initial_state_check_accepts_unknown_dims_and_rank():
     check_initial_state([tf.TensorSpec((7, 5, None, 2))], [(None, 4, 2)], "layer")
     with pytest.raises(ValueError, match=r"state_size=\[\(None, 4, 2\)\].*\(7, 5, 3, 2\)"):
         check_initial_state([tf.TensorSpec((7, 5, 3, 2))], [(None, 4, 2)], "layer")
+
+
+def test_conv_layers_check_initial_state_too():
+    """ConvRNN and ConvLSTM*D/ConvGRU*D: the same check (valid states run as in RNN)."""
+    x = _x((B, T, 4, F))
+    good = _rng_states((B, 4, 2), (B, 4, 2))
+    cell = _conv_cell()
+    np.testing.assert_allclose(
+        rnncells.ConvRNN(cell, return_sequences=True)(x, initial_state=good),
+        keras.layers.RNN(cell, return_sequences=True)(x, initial_state=good), atol=1e-6)
+    with pytest.raises(ValueError, match=r"`initial_state` of ConvRNN\(ConvLSTMCell\).*"
+                                         r"received 1 tensor"):
+        rnncells.ConvRNN(_conv_cell())(x, initial_state=good[:1])
+    with pytest.raises(ValueError, match=r"`initial_state` of ConvGRU1D\(ConvGRUCell\).*"
+                                         r"\(3, 4, 3\)"):
+        rnncells.ConvGRU1D(2, 3, padding="same")(x, initial_state=[np.zeros((B, 4, 3))])
+    symbolic = keras.Input((T, 4, F))
+    with pytest.raises(ValueError, match="`initial_state` of ConvLSTM1D"):
+        rnncells.ConvLSTM1D(2, 3, padding="same")(symbolic,
+                                                  initial_state=[keras.Input((4, 5))] * 2)

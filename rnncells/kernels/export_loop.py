@@ -127,8 +127,9 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
         zero_output_for_mask: masked steps output zeros instead of repeating the last output.
         blocked: write the outputs in blocks of ceil(sqrt(T)) steps, a loop in a loop (LiteRT
             copies loop-carried tensors at every iteration: one (T, B, ...) buffer costs
-            O(T) per step, blocks O(sqrt(T))). Default: when exporting to LiteRT. ONNX gets
-            one loop (tf2onnx loses the rank of convolutions in a nested Loop).
+            O(T) per step, blocks O(sqrt(T)); onnxruntime's ScatterND copies its input the
+            same way). Default: when exporting to LiteRT, and to ONNX for cells with flat
+            outputs (tf2onnx loses the rank of convolutions in a nested Loop).
 
     Returns:
         `(last_output (B, ...), outputs (B, T or 1, ...), final_states list)`.
@@ -175,8 +176,9 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
         new_states = [tf.ensure_shape(n, s.shape) for n, s in zip(new_states, states)]
         return tf.ensure_shape(output, prev_output.shape), new_states
 
-    if blocked is None:
-        blocked = export_format() == "litert"
+    if blocked is None:  # ONNX: tf2onnx loses the rank of convolutions in a nested Loop
+        fmt = export_format()
+        blocked = fmt == "litert" or (fmt == "onnx" and len(out_shape) == 1)
     if not return_sequences or not blocked:
         outputs = tf.zeros(tf.concat([[steps if return_sequences else 1, batch], out_shape],
                                      0), dtype)

@@ -21,6 +21,7 @@ from rnncells._shapes import rnn_output_shape
 from rnncells._validation import cell_instance
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell
 from rnncells.kernels import export_loop
+from rnncells.layers.initial_state import CheckedInitialState
 
 #: keyword arguments that belong to the layer, not to its cell.
 _LAYER_KWARGS = ("name", "dtype", "trainable", "activity_regularizer", "autocast",
@@ -28,7 +29,7 @@ _LAYER_KWARGS = ("name", "dtype", "trainable", "activity_regularizer", "autocast
 
 
 @keras_serializable
-class ConvRNN(keras.layers.RNN):
+class ConvRNN(CheckedInitialState, keras.layers.RNN):
     """`keras.layers.RNN` for cells with convolutional (rank > 1) states and outputs.
 
     Same arguments and behaviour as `keras.layers.RNN(cell, ...)` (masking, go_backwards,
