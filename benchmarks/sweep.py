@@ -367,8 +367,8 @@ def route_paths(cell_name, batch, units, mode):
     """The FusedRNN routes worth timing for one cell, shape and mode (sweep path names)."""
     spec = make_cell(cell_name, 1).fused_spec()
     paths = ["rnn", "fused_loop"]
-    if spec.scan:  # the scan takes neither the loop's XLA nor its backward
-        return paths
+    if spec.scan or spec.running_statistics:  # the scan and the statistics kernel take
+        return paths                             # neither the loop's XLA nor its backward
     if batch * units <= ROUTE_XLA_MAX:
         paths.append("fused_xla")
     if (mode == "train" and spec.batchable and spec.backward != "autodiff" and batch > 1
@@ -498,17 +498,21 @@ def write_route_table(table, machine, date, path, dates=None):
 
 def rebuild_route_table(json_paths, table_path, out):
     """The route table from saved --routes results, without timing anything."""
-    table, machine, dates = {}, None, {}
+    table, machine, origin = {}, None, {}
     for path in json_paths:
         with open(path, encoding="utf-8") as f:
             result = json.load(f)
         machine = result["machine"]
+        stamp = machine["date_utc"][:16]  # to the minute, UTC
         for cell, modes in route_table(result["rows"]).items():
             for mode, points in modes.items():
                 table.setdefault(cell, {})[mode] = merge_points(
                     table.get(cell, {}).get(mode, []), points)
-            stamp = machine["date_utc"][:16]  # to the minute, UTC
-            dates[cell] = stamp if cell not in dates else f"{dates[cell]}; {stamp}"
+                origin.update({(cell, mode, as_point(p)[:3]): stamp for p in points})
+    dates = {}  # the runs the final points come from (a later run replaces a point)
+    for (cell, _, _), stamp in origin.items():
+        dates.setdefault(cell, set()).add(stamp)
+    dates = {cell: "; ".join(sorted(stamps)) for cell, stamps in dates.items()}
     if Path(table_path).exists():
         Path(table_path).unlink()  # rebuilt from the files alone
     write_route_table(table, f"{machine['cpu']}, {machine['cores']} cores, TensorFlow "

@@ -417,9 +417,9 @@ class _Loop:
         states and every variable the forward reads.
         """
 
-        def forward(inputs, states, mask_tm):
+        def forward(inputs, states, mask_tm, save):
             flat_tm = self.head(inputs)
-            outputs_tm, final_states, saved = self.forward(flat_tm, states, mask_tm, True)
+            outputs_tm, final_states, saved = self.forward(flat_tm, states, mask_tm, save)
             return outputs_tm, final_states, saved, flat_tm
 
         backward, batched_gradients = self.backward, self.batched_gradients
@@ -434,11 +434,17 @@ class _Loop:
         # The dropout masks the forward used: the backward may run after the layer reset them.
         masks = _dropout_masks(self.cell)
 
+        # An inference call saves no per-step states: it is rarely differentiated (e.g. a
+        # model called with training=False inside a fine-tuning step), and then its backward
+        # first recomputes them with a second forward.
+        save = self.training is not False
+
         @tf.custom_gradient
         def fused(*args):
             inputs, states = list(args[:n_in]), list(args[n_in:])
             with pointwise_compilation():
-                outputs_tm, final_states, saved, flat_tm = forward(inputs, states, mask_tm)
+                outputs_tm, final_states, saved, flat_tm = forward(inputs, states, mask_tm,
+                                                                   save)
 
             def grad(d_outputs, *d_final, variables=None):
                 variables = list(variables or [])
@@ -446,10 +452,13 @@ class _Loop:
                 d_final = [_zeros_if_none(d, s) for d, s in zip(d_final, final_states)]
                 with _installed_dropout_masks(self.cell, masks):
                     with pointwise_compilation():
-                        d_flat, d_init, d_vars = backward(flat_tm, saved, mask_tm, d_outputs,
-                                                          d_final, variables, batched)
+                        saved_tm = saved if save else forward(inputs, states, mask_tm, True)[2]
+                        d_flat, d_init, d_vars = backward(flat_tm, saved_tm, mask_tm,
+                                                          d_outputs, d_final, variables,
+                                                          batched)
                     if batched:  # d_flat holds the gradients arriving at each step
-                        d_flat, d_vars = batched_gradients(inputs, saved, d_flat, variables)
+                        d_flat, d_vars = batched_gradients(inputs, saved_tm, d_flat,
+                                                           variables)
                 return list(d_flat) + list(d_init), list(d_vars)
 
             return (outputs_tm, *final_states), grad

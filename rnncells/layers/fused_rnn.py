@@ -37,7 +37,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from rnncells._shapes import check_initial_state, rnn_output_shape, state_shapes
+from rnncells._shapes import rnn_output_shape, state_shapes
 from rnncells._validation import cell_instance
 from rnncells.cells.base import RecurrentCell
 from rnncells.kernels import export_loop
@@ -45,6 +45,7 @@ from rnncells.kernels import loop as loop_kernels
 from rnncells.kernels import scan as scan_kernels
 from rnncells.kernels import statistics as statistics_kernels
 from rnncells.layers import routes
+from rnncells.layers.initial_state import CheckedInitialState
 
 USE_FUSED = ("auto", True, False)
 
@@ -84,7 +85,7 @@ class Plan:
 
 
 @keras.saving.register_keras_serializable(package="rnncells")
-class FusedRNN(keras.layers.RNN):
+class FusedRNN(CheckedInitialState, keras.layers.RNN):
     """`keras.layers.RNN` that runs rnncells cells as one projection + a compiled loop.
 
     Same arguments, outputs and behaviour as `keras.layers.RNN` (masks, `initial_state`,
@@ -191,26 +192,6 @@ class FusedRNN(keras.layers.RNN):
         object.__setattr__(layer, "cell", cell)
         return layer
 
-    # ------------------------------------------------------------------ initial_state
-    def check_initial_state(self, initial_state):
-        """Raise a ValueError naming `initial_state` unless it holds one tensor per state
-        of the cell, each (batch, *state_size entry) where dims are known (a bare tensor
-        for a one-state cell). Stacked cells (nested states) are left to Keras."""
-        if initial_state is None or isinstance(self.cell, keras.layers.StackedRNNCells):
-            return
-        check_initial_state(initial_state, self.cell.state_size,
-                            f"{type(self).__name__}({type(self.cell).__name__})")
-
-    def compute_output_spec(self, sequences, *args, **kwargs):
-        # Symbolic calls (keras.Input) come here instead of `call`.
-        self.check_initial_state(kwargs.get("initial_state", args[0] if args else None))
-        return super().compute_output_spec(sequences, *args, **kwargs)
-
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        self.check_initial_state(initial_state)
-        return super().call(sequences, initial_state=initial_state, mask=mask,
-                            training=training)
-
     # ------------------------------------------------------------------ the loop
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         if isinstance(self.cell, RecurrentCell):  # also convolutional (rank > 1) states
@@ -224,15 +205,18 @@ class FusedRNN(keras.layers.RNN):
             return Plan(path)
         spec = self.cell.fused_spec()
         if spec.running_statistics:
-            return Plan("statistics")
+            # Running statistics (batch norm) have their own kernel, the only route that
+            # keeps masked entries out of the statistics; unmasked, the table may prefer the
+            # per-step loop (the same numbers).
+            if self.use_fused is True or mask is not None:
+                return Plan("statistics")
+            route = self._measured_route(sequences, training)
+            return Plan("per_step" if route == "per_step" else "statistics")
         if mask is not None and not spec.fuse_masks:
             return Plan("per_step")
         if self.use_fused is True:
             return Plan(path, self.jit, self.backward)
-        first = state_shapes(self.cell.state_size)[0]
-        route = routes.choose_route(type(self.cell).__name__, bool(training),
-                                    sequences.shape[0], first[-1] or 1,
-                                    timesteps=sequences.shape[1])
+        route = self._measured_route(sequences, training)
         if route is None:  # not measured (or a GPU): the kernels' own defaults
             return Plan(path, self.jit, self.backward)
         if route == "per_step":
@@ -244,6 +228,12 @@ class FusedRNN(keras.layers.RNN):
         backward = "batched" if route == "fused_batched" and self.backward == "auto" \
             else self.backward
         return Plan(path, jit, backward)
+
+    def _measured_route(self, sequences, training):
+        first = state_shapes(self.cell.state_size)[0]
+        return routes.choose_route(type(self.cell).__name__, bool(training),
+                                   sequences.shape[0], first[-1] or 1,
+                                   timesteps=sequences.shape[1])
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if export_loop.is_exporting() and self.fused_path != "scan":  # LiteRT/ONNX-friendly

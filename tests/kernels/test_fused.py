@@ -426,3 +426,31 @@ def test_model_fit_with_default_jit_trains():
     history = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.mark.parametrize("backward", ["per_step", "batched"])
+@pytest.mark.parametrize("jit", [False, True])
+def test_inference_call_saves_no_states_and_its_gradient_recomputes_them(backward, jit):
+    """An inference call (training=False) runs the forward without saving per-step states;
+    differentiated anyway (a model called with training=False inside a fine-tuning step),
+    its backward recomputes them: the gradients equal RNN(cell)'s."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    fused = FusedRNN(rnncells.LayerNormGRUCell(4), use_fused=True, jit=jit, backward=backward,
+                     return_sequences=True, return_state=True)
+    per_step = keras.layers.RNN(rnncells.LayerNormGRUCell(4), return_sequences=True,
+                                return_state=True)
+    fused(x)
+    per_step(x)
+    per_step.set_weights(fused.get_weights())
+    loss_weights = [rng.normal(size=(2, 5, 4)).astype("float32"),
+                    rng.normal(size=(2, 4)).astype("float32")]
+    expected, expected_grads = _run(per_step, x, None, None, loss_weights, False, True)
+    got, got_grads = _run(fused, x, None, None, loss_weights, False, True)
+    for a, b in zip(got + got_grads, expected + expected_grads):
+        np.testing.assert_allclose(a, b, atol=ATOL, rtol=ATOL)
+    graph = tf.function(lambda x: fused(x, training=False)).get_concrete_function(
+        tf.TensorSpec((2, 5, 3))).graph.as_graph_def()
+    writes = [n for f in graph.library.function for n in f.node_def
+              if n.op == "TensorListSetItem"]
+    assert len(writes) == 1  # the outputs only: no saved states

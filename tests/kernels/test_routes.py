@@ -128,3 +128,27 @@ def test_auto_passes_the_number_of_timesteps_of_the_call(monkeypatch):
     assert layer.last_plan == fused_rnn.Plan("per_step")
     layer(np.zeros((2, 48, 3), "float32"))  # nearer T=64 than T=4
     assert layer.last_plan == fused_rnn.Plan("loop", False, "auto")
+
+
+def test_batch_norm_cells_follow_the_table_except_with_a_mask(monkeypatch):
+    """Running-statistics cells: the statistics kernel or, where it measured slower, the
+    per-step loop; a masked call always takes the kernel (the only route that keeps padded
+    entries out of the statistics), and so does use_fused=True."""
+    monkeypatch.setattr(route_table, "MEASURED", {"BatchNormGRUCell": {
+        "train": [(2, 3, 4, "fused", 2.0)], "infer": [(2, 3, 4, "per_step", 1.0)]}})
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    mask = np.array([[True] * 4, [True, True, False, False]])
+    auto = FusedRNN(rnncells.BatchNormGRUCell(3), return_sequences=True)
+    forced = FusedRNN(rnncells.BatchNormGRUCell(3), use_fused=True, return_sequences=True)
+    auto(x)
+    forced(x)
+    forced.set_weights(auto.get_weights())
+    expected = {}
+    for training, route in ((True, "statistics"), (False, "per_step")):
+        expected[training] = auto(x, training=training)
+        assert auto.last_plan == fused_rnn.Plan(route), training
+        auto(x, mask=mask, training=training)
+        assert auto.last_plan == fused_rnn.Plan("statistics"), training
+    forced.set_weights(auto.get_weights())  # the moving statistics moved in training
+    np.testing.assert_allclose(forced(x, training=False), expected[False], atol=1e-5)
+    assert forced.last_plan == fused_rnn.Plan("statistics")
