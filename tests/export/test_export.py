@@ -167,3 +167,30 @@ def test_export_rejects_bad_format_and_unbuilt_models(tmp_path):
     unbuilt = keras.Sequential([rnncells.FusedRNN(rnncells.MinGRUCell(2))])
     with pytest.raises(ValueError, match="never been built or called"):
         rnncells.export(unbuilt, tmp_path / "m.tflite")
+
+
+def test_rnncells_saved_model_converts_with_builtin_ops_only(tmp_path):
+    """`rnncells.export(format="tf_saved_model")` holds the export loop: a user's own
+    converter (here builtin ops ONLY, no Select TF ops allowed) converts it."""
+    import tensorflow as tf
+
+    model = models.sequence_model("LayerNormLSTMCell")
+    saved = rnncells.export(model, tmp_path / "saved", format="tf_saved_model")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    path = tmp_path / "own.tflite"
+    path.write_bytes(converter.convert())
+    _check(model, path, run_litert, [(2, 5), (1, 9)])
+
+
+def test_a_plain_saved_model_keeps_the_regular_loop_which_builtins_cannot_convert(tmp_path):
+    """The counterpart of the test above (so it can fail): Keras's own SavedModel export
+    keeps the TensorList loop, fast in TensorFlow, which builtin ops alone cannot express."""
+    import tensorflow as tf
+
+    model = models.sequence_model("LayerNormLSTMCell")
+    model.export(str(tmp_path / "plain"), format="tf_saved_model", verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "plain"))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    with pytest.raises(Exception, match="TensorList"):
+        converter.convert()
