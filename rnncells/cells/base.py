@@ -11,7 +11,9 @@ Cells whose recurrence is linear in the state also implement
 `scan_coefficients(projected) -> (a, b)` with `h_t = a_t * h_{t-1} + b_t`.
 
 What the fused kernels may do with a cell is stated in ONE place, `fused_spec()` (a
-`FusedSpec`); the kernels read nothing else from the cell besides the protocol above.
+`FusedSpec`); the kernels read nothing else from the cell besides the protocol above, and
+they read it through `fused_spec_of(cell)`, which drops every fast path that no longer
+describes the cell's equations (see `fast_path_holds`).
 
 Dropout follows Keras's semantics: one input mask and one recurrent mask per sequence,
 drawn before the loop and reused at every step, applied only when `training=True`.
@@ -71,6 +73,68 @@ class FusedSpec:
         if self.backward not in BACKWARDS:
             raise ValueError(f"`backward` must be one of {BACKWARDS}; received "
                              f"backward={self.backward!r}.")
+
+
+#: The methods that carry a cell's equations. A fast path written for one class's equations
+#: (an analytic `step_vjp`, `scan_coefficients`) is void in a subclass that overrides one of
+#: them, unless that subclass declares `fast_paths_hold = True` in its own class body.
+EQUATION_METHODS = ("project", "recur")
+
+
+def fast_path_holds(cls, owner):
+    """Whether a fast path defined by class `owner` still describes the equations of `cls`.
+
+    True when `cls` is `owner`, or when no class between them in the MRO defines one of
+    EQUATION_METHODS without declaring `fast_paths_hold = True` in its own body. (The
+    declaration is not inherited: a subclass of a subclass that declared it must declare it
+    again if it changes the equations once more.) An `owner` outside the MRO of `cls` (a
+    free function) is held to the class that defines `fused_spec`, by the caller.
+    """
+    for klass in cls.__mro__:
+        if klass is owner:
+            return True
+        own = vars(klass)
+        if any(name in own for name in EQUATION_METHODS) and not own.get(
+                "fast_paths_hold", False):
+            return False
+    return True
+
+
+def _defining_class(cls, name):
+    """The first class in the MRO of `cls` whose own body defines `name` (or None)."""
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)
+
+
+def _step_vjp_owner(cell, step_vjp):
+    """The class whose equations an analytic adjoint was written for: the class defining the
+    bound method (`self.step_vjp`), else the class defining the `fused_spec` that gave it."""
+    if getattr(step_vjp, "__self__", None) is cell:
+        owner = _defining_class(type(cell), step_vjp.__func__.__name__)
+        if owner is not None:
+            return owner
+    return _defining_class(type(cell), "fused_spec")
+
+
+def fused_spec_of(cell):
+    """The `FusedSpec` the kernels use for `cell`: its `fused_spec()` without the fast paths
+    that its class inherited but no longer describe its equations.
+
+    A subclass that overrides `recur` (or `project`) of a cell with an analytic `step_vjp`
+    gets the tape's gradient of its own step instead; one that inherits `scan_coefficients`
+    while overriding `recur` gets the loop instead of the parallel scan. Anything that is not
+    an rnncells cell (e.g. a bare object with a `recur` method) gets the default spec.
+    """
+    if not isinstance(cell, RecurrentCell):
+        return FusedSpec()
+    spec = cell.fused_spec()
+    void = {}
+    if spec.step_vjp is not None and not fast_path_holds(
+            type(cell), _step_vjp_owner(cell, spec.step_vjp)):
+        void.update(step_vjp=None, step_vjp_weights=())
+    if spec.scan and not fast_path_holds(
+            type(cell), _defining_class(type(cell), "scan_coefficients")):
+        void["scan"] = False
+    return dataclasses.replace(spec, **void) if void else spec
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):

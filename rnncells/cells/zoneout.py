@@ -18,7 +18,7 @@ from keras import ops
 
 from rnncells import _validation as validation
 from rnncells._serialization import keras_serializable
-from rnncells.cells.base import FusedSpec, RecurrentCell
+from rnncells.cells.base import FusedSpec, RecurrentCell, fused_spec_of
 
 AUTO = "auto"
 
@@ -65,7 +65,7 @@ class Zoneout(RecurrentCell):
             raise ValueError(
                 "Invalid value for argument `cell`: expected an rnncells cell implementing "
                 f"`project` and `recur`, received cell={cell!r}.")
-        if isinstance(cell, RecurrentCell) and cell.fused_spec().project_start_step:
+        if fused_spec_of(cell).project_start_step:
             raise ValueError(
                 "Invalid value for argument `cell`: Zoneout does not wrap cells whose projection "
                 "reads the step index from their state (per-step batch normalization), received "
@@ -183,8 +183,7 @@ class Zoneout(RecurrentCell):
         """The inner cell's spec, except: never the "batched" backward (it recomputes
         `project`, which would draw new zoneout masks; "per_step" recomputes only `recur`,
         whose masks come in with the saved projection), no scan, and no start step."""
-        inner = (self.cell.fused_spec() if isinstance(self.cell, RecurrentCell)
-                 else FusedSpec())
+        inner = fused_spec_of(self.cell)
         return FusedSpec(backward="autodiff" if inner.backward == "autodiff" else "per_step",
                          batchable=False, fuse_masks=inner.fuse_masks)
 

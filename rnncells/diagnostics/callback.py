@@ -28,7 +28,8 @@ class GradientHealth(keras.callbacks.Callback):
 
     - `gradient_flow` of the model's first RNN layer (loss: sum of its last output) ->
       `grad_ratio` (||dL/dh_0|| / ||dL/dh_{T-1}||) and `grad_decay_rate` (per step);
-    - `unit_health` of that layer -> `dead_fraction`, `saturated_fraction`;
+    - `unit_health` of that layer -> `dead_fraction`, `saturated_fraction` (each left out of
+      the logs when the cell gave nothing to measure: "not measured" is never logged as 0);
     - when `y` is given, the gradient of the model's compiled loss w.r.t. the trainable
       weights (training mode; moving statistics such as batch norm's are restored afterwards)
       -> `weight_grad_norm` and `zero_grad_fraction` (share of
@@ -147,8 +148,10 @@ class GradientHealth(keras.callbacks.Callback):
         values["grad_ratio"] = flow.ratio
         values["grad_decay_rate"] = flow.decay_rate
         health = unit_health(cell, rnn_x, threshold=self.saturation_threshold)
-        values["dead_fraction"] = health.dead_fraction
-        values["saturated_fraction"] = health.saturated_fraction
+        # Logged only where measured (a cell with no ReLU site has no dead fraction).
+        for key in ("dead_fraction", "saturated_fraction"):
+            if getattr(health, key) is not None:
+                values[key] = getattr(health, key)
         if self.y is not None:
             norm, zero = self._weight_gradients()
             values["weight_grad_norm"] = norm
@@ -165,7 +168,7 @@ class GradientHealth(keras.callbacks.Callback):
             self._event(flow.verdict, batch,
                         f"||dL/dh_0|| / ||dL/dh_T-1|| = {flow.ratio:.3g} over "
                         f"{flow.timesteps} steps (decay rate {flow.decay_rate:.3g} per step)")
-        if health.relu_units and health.dead_fraction > self.dead_threshold:
+        if health.dead_fraction is not None and health.dead_fraction > self.dead_threshold:
             self._event("dead", batch, f"{health.dead_fraction:.0%} of the ReLU units are dead "
                         "on the probe batch")
         if gap is not None and gap.statistics_gap > self.gap_threshold:

@@ -56,6 +56,16 @@ def find_recurrent_cell(layer_or_model):
     )
 
 
+def zero_states(cell, batch, dtype="float32"):
+    """The initial states of `cell` for `batch` rows: its own `get_initial_state` when it has
+    one (rnncells and Keras cells), else zeros of the shapes its `state_size` gives (any
+    Keras cell: a layer with `state_size` and `call` needs no `get_initial_state`)."""
+    if callable(getattr(cell, "get_initial_state", None)):
+        states = cell.get_initial_state(batch_size=batch)
+        return list(states) if isinstance(states, (list, tuple)) else [states]
+    return [ops.zeros((batch, *shape), dtype=dtype) for shape in _shapes(cell.state_size)]
+
+
 def _shapes(size):
     """A cell's `state_size` as a list of per-state shapes (tuples, batch excluded)."""
     if isinstance(size, int):

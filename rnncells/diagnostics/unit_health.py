@@ -19,6 +19,10 @@ i, f, the candidate, o, then act(c)); its outputs over all steps and rows form a
   (4% of its peak 0.25) and tanh'(z) < 0.0199 (2% of its peak 1) there.
   `saturated_fraction` = saturated values / all values at those sites;
   `saturated_unit_fraction` = units saturated at every row and step / all units at those sites.
+
+Not measured is not healthy: a fraction whose sites the cell never called (no ReLU site: no
+`dead_fraction`; no sigmoid/tanh site: no saturation) is None, never 0, and `measured` says
+which were; `summary()` writes it out.
 """
 
 import dataclasses
@@ -27,7 +31,7 @@ import keras
 import numpy as np
 
 from rnncells import _validation as validation
-from rnncells.diagnostics.probe import find_recurrent_cell, recurrent_inputs
+from rnncells.diagnostics.probe import find_recurrent_cell, recurrent_inputs, zero_states
 
 RELU = ("relu", "relu6")
 SIGMOID = ("sigmoid", "hard_sigmoid")
@@ -39,20 +43,38 @@ class UnitHealth:
     """Result of `unit_health` (see the module docstring for the definitions).
 
     Attributes:
-        dead_fraction: fraction of ReLU units dead on the batch (0.0 when there is none).
-        saturated_fraction: fraction of sigmoid/tanh values in saturation.
-        saturated_unit_fraction: fraction of sigmoid/tanh units saturated everywhere.
+        dead_fraction: fraction of ReLU units dead on the batch; None when the cell called no
+            ReLU through its `activation`/`recurrent_activation` (not measured).
+        saturated_fraction: fraction of sigmoid/tanh values in saturation (None: no such
+            site was seen, not measured).
+        saturated_unit_fraction: fraction of sigmoid/tanh units saturated everywhere (None
+            likewise).
         relu_units: number of ReLU units measured; gate_units: sigmoid/tanh units measured.
         sites: one dict per activation site: attribute, function, units, dead/saturated
             fraction.
     """
 
-    dead_fraction: float
-    saturated_fraction: float
-    saturated_unit_fraction: float
+    dead_fraction: float | None
+    saturated_fraction: float | None
+    saturated_unit_fraction: float | None
     relu_units: int
     gate_units: int
     sites: list
+
+    @property
+    def measured(self):
+        """What was measured: {"dead": bool, "saturation": bool}."""
+        return {"dead": self.relu_units > 0, "saturation": self.gate_units > 0}
+
+    def summary(self):
+        """One line per measure, "not measured" where the cell gave nothing to measure."""
+        dead = ("not measured (no ReLU site seen)" if self.dead_fraction is None
+                else f"{self.dead_fraction:.1%} of {self.relu_units} ReLU units")
+        saturated = ("not measured (no sigmoid/tanh site seen)"
+                     if self.saturated_fraction is None else
+                     f"{self.saturated_fraction:.1%} of the values, "
+                     f"{self.saturated_unit_fraction:.1%} of {self.gate_units} units")
+        return f"dead: {dead}\nsaturated: {saturated}"
 
 
 def _name(fn):
@@ -77,7 +99,8 @@ def unit_health(layer_or_model, inputs, threshold=0.01, initial_state=None):
         layer_or_model: a cell, an RNN layer, or a model containing one (see `gradient_flow`).
         inputs: array (batch, T, *step_shape), the input of `layer_or_model`.
         threshold: saturation margin in (0, 0.5) (default 0.01, see the module docstring).
-        initial_state: optional list of initial states (default the cell's zeros).
+        initial_state: optional list of initial states (default the cell's
+            `get_initial_state`, or zeros of its `state_size` for a cell without one).
 
     Returns:
         A `UnitHealth`.
@@ -96,7 +119,7 @@ def unit_health(layer_or_model, inputs, threshold=0.01, initial_state=None):
     if not cell.built:
         cell.build((batch, *x.shape[2:]))
     if initial_state is None:
-        states = cell.get_initial_state(batch_size=batch)
+        states = zero_states(cell, batch)
     else:
         states = list(initial_state)
     if not isinstance(states, (list, tuple)):
@@ -144,9 +167,9 @@ def _summarize(per_step, threshold):
             site["saturated_unit_fraction"] = site_units / y.shape[-1]
         sites.append(site)
     return UnitHealth(
-        dead_fraction=dead / relu_units if relu_units else 0.0,
-        saturated_fraction=sat_values / values if values else 0.0,
-        saturated_unit_fraction=sat_units / gate_units if gate_units else 0.0,
+        dead_fraction=dead / relu_units if relu_units else None,
+        saturated_fraction=sat_values / values if values else None,
+        saturated_unit_fraction=sat_units / gate_units if gate_units else None,
         relu_units=relu_units,
         gate_units=gate_units,
         sites=sites,

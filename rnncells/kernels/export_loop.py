@@ -35,7 +35,7 @@ import threading
 import tensorflow as tf
 
 from rnncells._compat import export_tracing_format
-from rnncells.cells.base import RecurrentCell
+from rnncells.cells.base import fused_spec_of
 
 _state = threading.local()
 
@@ -80,7 +80,7 @@ def export_format():
 
 def _follows_protocol(cell):
     """project/recur split usable on a whole sequence (no per-step counter in `project`)."""
-    if isinstance(cell, RecurrentCell) and cell.fused_spec().project_start_step:
+    if fused_spec_of(cell).project_start_step:
         return False
     return callable(getattr(cell, "project", None)) and callable(getattr(cell, "recur", None))
 

@@ -41,7 +41,7 @@ import keras
 import tensorflow as tf
 
 from rnncells._pointwise import pointwise_compilation
-from rnncells.cells.base import BACKWARDS, FusedSpec, RecurrentCell
+from rnncells.cells.base import BACKWARDS, RecurrentCell, fused_spec_of
 
 #: On CPU, XLA is used ("auto") when batch * state width is at most this many elements.
 CPU_XLA_MAX_STEP_ELEMENTS = 1024
@@ -72,9 +72,10 @@ def prefers_xla(batch_size, state_width, device_type=None):
 
 
 def spec_of(cell):
-    """`cell.fused_spec()` for an rnncells cell; the default spec for any other object with
-    a `recur` method (a kernel may be driven by a bare function of tensors)."""
-    return cell.fused_spec() if isinstance(cell, RecurrentCell) else FusedSpec()
+    """The cell's spec as the kernels may use it (`rnncells.cells.base.fused_spec_of`): the
+    default spec for any other object with a `recur` method (a kernel may be driven by a bare
+    function of tensors), and no inherited fast path that a subclass's equations void."""
+    return fused_spec_of(cell)
 
 
 def backward_mode(cell):

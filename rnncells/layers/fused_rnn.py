@@ -39,7 +39,7 @@ from keras import ops
 
 from rnncells._shapes import rnn_output_shape, state_shapes
 from rnncells._validation import cell_instance
-from rnncells.cells.base import RecurrentCell
+from rnncells.cells.base import RecurrentCell, fused_spec_of
 from rnncells.kernels import export_loop
 from rnncells.kernels import loop as loop_kernels
 from rnncells.kernels import scan as scan_kernels
@@ -174,7 +174,7 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
             return "per_step"
         if self._is_keras_cell():
             return "keras"
-        if self.cell.fused_spec().scan:
+        if fused_spec_of(self.cell).scan:
             return "scan"
         return "loop"
 
@@ -203,7 +203,7 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
         path = self.fused_path
         if path == "per_step" or path == "keras":
             return Plan(path)
-        spec = self.cell.fused_spec()
+        spec = fused_spec_of(self.cell)
         if spec.running_statistics:
             # Running statistics (batch norm) have their own kernel, the only route that
             # keeps masked entries out of the statistics; unmasked, the table may prefer the

@@ -70,9 +70,11 @@ def test_logs_health_values_into_history_every_epoch():
     health = GradientHealth(x[:4], y[:4])
     model = _model(rnncells.IndRNNCell(4))
     history = model.fit(x, y, batch_size=8, epochs=2, callbacks=[health], verbose=0)
-    for key in ("grad_ratio", "grad_decay_rate", "dead_fraction", "saturated_fraction",
+    for key in ("grad_ratio", "grad_decay_rate", "dead_fraction",
                 "weight_grad_norm", "zero_grad_fraction"):
         assert len(history.history[key]) == 2 and all(np.isfinite(history.history[key]))
+    # IndRNN's only nonlinearity is its ReLU: saturation is not measured, so not logged as 0
+    assert "saturated_fraction" not in history.history
     assert history.history["weight_grad_norm"][0] > 0
     assert [h["epoch"] for h in health.history] == [0, 1]
 
@@ -126,3 +128,28 @@ def test_watching_does_not_change_batch_norm_moving_statistics():
     assert logs["weight_grad_norm"] > 0
     for b, w in zip(before, model.non_trainable_weights):
         np.testing.assert_array_equal(b, w.numpy())
+
+
+@keras.saving.register_keras_serializable(package="rnncells_tests")
+class _PlainCell(keras.layers.Layer):
+    """A plain Keras cell: `state_size` and `call`, no `get_initial_state`, no activation
+    attributes (nothing for unit_health to measure)."""
+
+    state_size = 4
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1] + 4, 4), name="kernel")
+
+    def call(self, inputs, states):
+        h = keras.ops.tanh(keras.ops.concatenate([inputs, states[0]], -1) @ self.kernel)
+        return h, [h]
+
+
+def test_runs_on_a_plain_keras_cell_and_logs_only_what_it_measured():
+    x, y = _data(rows=16)
+    health = GradientHealth(x[:4], y[:4])
+    history = _model(_PlainCell()).fit(x, y, batch_size=8, epochs=1, callbacks=[health],
+                                       verbose=0)
+    assert np.isfinite(history.history["grad_ratio"][0])
+    assert "dead_fraction" not in history.history
+    assert "saturated_fraction" not in history.history

@@ -22,7 +22,9 @@ def test_dead_relu_units_counted_exactly():
                                       bias_initializer=keras.initializers.Constant(bias))
     health = unit_health(cell, _x())
     assert health.relu_units == 5 and health.dead_fraction == pytest.approx(2 / 5)
-    assert health.gate_units == 0 and health.saturated_fraction == 0.0
+    assert health.gate_units == 0 and health.saturated_fraction is None  # not measured
+    assert health.measured == {"dead": True, "saturation": False}
+    assert "saturated: not measured" in health.summary()
 
 
 def test_saturated_tanh_units_counted_exactly():
@@ -33,7 +35,22 @@ def test_saturated_tanh_units_counted_exactly():
     health = unit_health(cell, _x())
     assert health.saturated_fraction == pytest.approx(0.5)
     assert health.saturated_unit_fraction == pytest.approx(0.5)
-    assert health.dead_fraction == 0.0
+    assert health.dead_fraction is None and "dead: not measured" in health.summary()
+
+
+def test_plain_keras_cell_without_get_initial_state_is_not_measured_not_healthy():
+    class Plain(keras.layers.Layer):  # state_size + call: all keras.layers.RNN asks for
+        state_size = 3
+
+        def call(self, inputs, states):
+            h = keras.ops.tanh(keras.ops.sum(inputs, -1, keepdims=True) + states[0])
+            return h, [h]
+
+    assert not hasattr(Plain(), "get_initial_state")
+    health = unit_health(Plain(), _x())
+    assert health.dead_fraction is None and health.saturated_fraction is None
+    assert health.measured == {"dead": False, "saturation": False}
+    assert health.summary().count("not measured") == 2
 
 
 def test_lstm_sites_and_unsaturated_zero_weights():

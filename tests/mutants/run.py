@@ -121,6 +121,17 @@ MUTANTS = [
            "found = EXPORT_TRACING_MODULES.get(frame.f_globals.get(\"__name__\"))",
            "found = None",
            ("tests/export/test_export.py", "tests/test_compat.py")),
+    Mutant("inherited_step_vjp_kept", "rnncells/cells/base.py",
+           "if spec.step_vjp is not None and not fast_path_holds(",
+           "if False and not fast_path_holds(",
+           ("tests/kernels/test_inherited_fast_paths.py", "-k", "not mutant")),
+    Mutant("inherited_scan_kept", "rnncells/cells/base.py",
+           "if spec.scan and not fast_path_holds(", "if False and not fast_path_holds(",
+           ("tests/kernels/test_inherited_fast_paths.py", "-k", "not mutant")),
+    Mutant("unit_health_unmeasured_is_zero", "rnncells/diagnostics/unit_health.py",
+           "dead_fraction=dead / relu_units if relu_units else None,",
+           "dead_fraction=dead / relu_units if relu_units else 0.0,",
+           ("tests/diagnostics/test_unit_health.py",)),
 ]
 
 
