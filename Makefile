@@ -4,21 +4,36 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # CPU build of TensorFlow by default; `make TF_EXTRA=and-cuda test` on a CUDA machine.
 TF_EXTRA ?= cpu
+# The cross-backend tests need PyTorch: this release's CPU build (a plain `torch` from the
+# registry brings several GB of CUDA libraries). Installed once per venv, before the extras.
+TORCH ?= torch==2.13.0
+# TensorFlow's numbers for the cross-backend suite, written once per `make test` and read by
+# the JAX and the PyTorch runs.
+TF_REFERENCE := .test-reference
 
 .PHONY: demo test lint bench mutants dist clean
 
 $(VENV)/.installed-%: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(filter test,$*),$(PY) -m pip install --quiet "$(TORCH)")
 	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),$*]"
 	touch $@
 
 demo: $(VENV)/.installed-demo
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m rnncells demo
 
+# The whole suite on TensorFlow, then the cross-backend suite (and the 0.1.0 files) on JAX
+# and on PyTorch against TensorFlow's numbers.
+BACKEND_TESTS := tests/backends tests/test_legacy_files.py
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check rnncells tests benchmarks examples scripts
+	rm -rf $(TF_REFERENCE)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci
+	RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=jax $(PY) -m pytest -p no:cacheprovider \
+		--hypothesis-profile=ci $(BACKEND_TESTS)
+	RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=torch $(PY) -m pytest -p no:cacheprovider \
+		--hypothesis-profile=ci $(BACKEND_TESTS)
 
 # Mutation testing: a kept list of one-line source mutations (tests/mutants/run.py), each run
 # against its test files in a temporary copy; prints which mutants survive (~10-15 minutes).
@@ -36,4 +51,4 @@ dist: $(VENV)/.installed-test
 	$(PY) -m twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info $(TF_REFERENCE)

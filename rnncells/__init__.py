@@ -1,8 +1,8 @@
 """rnncells: Keras 3 recurrent cells that train reliably, and fused kernels that run them fast."""
 
-from rnncells._backend import require_tensorflow_backend
+from rnncells._backend import require_supported_backend
 
-require_tensorflow_backend()
+require_supported_backend()
 
 from rnncells import activations, diagnostics, initializers  # noqa: E402
 from rnncells.cells.batch_norm import BatchNormGRUCell, BatchNormLSTMCell  # noqa: E402
@@ -30,6 +30,7 @@ from rnncells.layers.conv_rnn import (  # noqa: E402
 )
 from rnncells.layers.fused_rnn import FusedRNN  # noqa: E402
 from rnncells.streaming import streaming_model  # noqa: E402
+from rnncells.torch_import import from_torch  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -61,6 +62,7 @@ __all__ = [
     "activations",
     "diagnostics",
     "export",
+    "from_torch",
     "initializers",
     "streaming_model",
 ]

@@ -18,11 +18,16 @@ Each has a fallback that either fails loudly or keeps the numbers and only costs
   functions among the Python frames of the trace. Fallback (a Keras/TF that moved them):
   None, i.e. the export keeps the training/inference loop, which LiteRT then runs only with
   the Flex delegate; `tests/export` fails loudly in that case.
+
+The TensorFlow names are looked up on the TensorFlow backend only (TensorFlow is imported on
+first use, so JAX and PyTorch users need not have it); elsewhere `in_xla_context()` is False
+(no TensorFlow graph is being built) and `export_tracing_format()` is None.
 """
 
+import functools
 import sys
 
-import tensorflow as tf
+from rnncells import _backend
 
 try:
     from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell  # noqa: F401
@@ -34,23 +39,29 @@ except ImportError as error:  # pragma: no cover - depends on the installed Kera
         "a Keras 3 release up to 3.15, or report the new location to rnncells."
     ) from error
 
-try:
-    from tensorflow.python.ops.control_flow_util import (
-        GraphOrParentsInXlaContext as _graph_in_xla_context,
-    )
-    HAS_XLA_CONTEXT_CHECK = True
-except ImportError:  # pragma: no cover - depends on the installed TensorFlow
-    HAS_XLA_CONTEXT_CHECK = False
+@functools.cache
+def _xla_context_check():
+    """TensorFlow's private `GraphOrParentsInXlaContext`, or None where it moved."""
+    try:
+        from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+    except ImportError:  # pragma: no cover - depends on the installed TensorFlow
+        return None
+    return GraphOrParentsInXlaContext
 
-    def _graph_in_xla_context(graph):
-        return True
+
+def has_xla_context_check():
+    """Whether this TensorFlow still has the private XLA-context check (TensorFlow only)."""
+    return _xla_context_check() is not None
 
 
 def in_xla_context():
-    """Whether ops created now are inside an XLA computation (True when it cannot tell)."""
-    if tf.executing_eagerly():
+    """Whether ops created now are inside a TensorFlow XLA computation (True when it cannot
+    tell; False when eager and on the JAX and PyTorch backends)."""
+    graph = _backend.current_graph()
+    if graph is None:
         return False
-    return bool(_graph_in_xla_context(tf.compat.v1.get_default_graph()))
+    check = _xla_context_check()
+    return True if check is None else bool(check(graph))
 
 
 #: Modules whose functions trace a model for a converter, and the converter's format.
@@ -66,7 +77,7 @@ def export_tracing_format():
 
     Cheap enough for trace time (one walk up the Python stack); eager code never walks.
     """
-    if tf.executing_eagerly():
+    if _backend.current_graph() is None:
         return None
     frame = sys._getframe(1)
     while frame is not None:

@@ -4,8 +4,7 @@ A building block below both the cells (which decide to use it) and the kernels (
 `pointwise_compilation()` around their loops); see docs/performance.md for the measurements.
 """
 
-import tensorflow as tf
-
+from rnncells import _backend
 from rnncells._compat import in_xla_context
 
 
@@ -30,7 +29,8 @@ class CompiledPointwise:
     constants that the outer computation does not provide. `enabled = False` on the
     instance (or `CompiledPointwise.enabled = False` for all) turns it off.
 
-    Measured gains (and where it did not help): docs/performance.md.
+    Measured gains (and where it did not help): docs/performance.md. TensorFlow only: on JAX
+    and PyTorch the plain function runs (JAX compiles the whole train step anyway).
     """
 
     enabled = True
@@ -38,14 +38,27 @@ class CompiledPointwise:
 
     def __init__(self, fn):
         self.fn = fn
-        self.compiled = tf.function(fn, jit_compile=True, autograph=False)
+        self._compiled = None
         self.__name__ = getattr(fn, "__name__", "pointwise")
         self.__doc__ = fn.__doc__
+
+    @property
+    def compiled(self):
+        """The XLA-compiled function (TensorFlow; made on first use)."""
+        if self._compiled is None:
+            import tensorflow as tf
+
+            self._compiled = tf.function(self.fn, jit_compile=True, autograph=False)
+        return self._compiled
+
+    @compiled.setter
+    def compiled(self, function):
+        self._compiled = function
 
     def runs_compiled(self):
         """Whether a call made now would run the XLA-compiled function."""
         return (self.enabled and CompiledPointwise._requested > 0
-                and not tf.executing_eagerly()
+                and _backend.current_graph() is not None
                 and not in_xla_context())
 
     def __call__(self, *args, **kwargs):

@@ -14,15 +14,19 @@ layers (Keras's loop, Flex ops in LiteRT).
 
 `run_litert` and `run_onnx` run an exported file on NumPy inputs (for checks against
 `model.predict`).
+
+Backends: LiteRT and SavedModel are TensorFlow formats, and the export loop is a TensorFlow
+loop. On JAX and PyTorch, `export(..., format="onnx")` is Keras's own `model.export` (what
+Keras supports there), and the other formats raise a ValueError that says to export on the
+TensorFlow backend (a `.keras` file saved on any backend loads there).
 """
 
 import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from rnncells.kernels.export_loop import exporting
+from rnncells import _backend
 from rnncells.layers.conv_rnn import ConvRNN
 from rnncells.layers.fused_rnn import FusedRNN
 
@@ -74,7 +78,8 @@ def export(model, filepath, format="litert", verbose=False, **kwargs):
         `filepath`.
 
     Raises:
-        ValueError: unknown `format`, or a model that was never built or called.
+        ValueError: unknown `format`, a model that was never built or called, or "litert" /
+            "tf_saved_model" on the JAX or PyTorch backend.
         ImportError: format "onnx" without tf2onnx/onnx (the `rnncells[export]` extra).
 
     Example:
@@ -86,6 +91,17 @@ def export(model, filepath, format="litert", verbose=False, **kwargs):
     if format not in FORMATS:
         raise ValueError(f"`format` must be one of {FORMATS}; received format={format!r}.")
     _check_model(model)
+    if not _backend.is_tensorflow():
+        if format != "onnx":
+            raise ValueError(
+                f"format={format!r} is a TensorFlow format; Keras runs on the "
+                f"{_backend.name()!r} backend, where `export` writes 'onnx' only (Keras's own "
+                "model.export). Save the model (`model.save('model.keras')`), load it under "
+                f"KERAS_BACKEND=tensorflow and export it there for {format!r}.")
+        model.export(str(filepath), format=format, verbose=verbose, **kwargs)
+        return filepath
+    from rnncells.kernels.export_loop import exporting
+
     if format == "onnx":
         require("tf2onnx", "onnx", purpose="Exporting to ONNX")
     if format in ("litert", "onnx"):
@@ -101,11 +117,13 @@ def _warn_about_keras_loops(model, format):
     """Warn about recurrent layers that keep Keras's TensorList loop (Flex ops in LiteRT)."""
     for layer in _all_layers(model):
         if isinstance(layer, keras.layers.RNN) and not isinstance(layer, (FusedRNN, ConvRNN)):
+            consequence = ("LiteRT then needs the Flex delegate" if format == "litert" else
+                           "tf2onnx may leave ops that ONNX runtimes cannot load")
             warnings.warn(
                 f"Layer {layer.name!r} ({type(layer).__name__}) runs Keras's own recurrent "
-                f"loop, which the {format} export keeps as TensorList ops (LiteRT then needs "
-                "the Flex delegate). Wrap its cell in rnncells.FusedRNN (same weights) to "
-                "export it with builtin ops.", UserWarning, stacklevel=3)
+                f"loop, which the {format} export keeps as TensorList ops ({consequence}). "
+                "Wrap its cell in rnncells.FusedRNN (same weights) to export it with the "
+                "export loop.", UserWarning, stacklevel=3)
 
 
 def _all_layers(layer):
@@ -129,6 +147,8 @@ def input_signature(model):
     inputs = getattr(model, "inputs", None)
     if not inputs:
         return None
+    import tensorflow as tf
+
     specs = [tf.TensorSpec(x.shape, x.dtype, name=x.name) for x in inputs]
     return specs if len(specs) == 1 else [specs]
 

@@ -1,4 +1,8 @@
-"""Shared test settings: hypothesis profiles, quiet TensorFlow, deterministic seeds."""
+"""Shared test settings: hypothesis profiles, quiet TensorFlow, deterministic seeds.
+
+The suite runs on TensorFlow (`KERAS_BACKEND` unset or "tensorflow"); `tests/backends` is
+the cross-backend suite, collected only on JAX and PyTorch (`make test` runs it on both).
+"""
 
 import os
 
@@ -22,6 +26,10 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=100, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+#: directories collected only on another backend than TensorFlow.
+collect_ignore = ["backends"] if keras.backend.backend() == "tensorflow" else []
 
 
 @pytest.fixture(autouse=True)

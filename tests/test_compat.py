@@ -15,7 +15,7 @@ def test_dropout_marker_is_the_class_keras_rnn_checks():
 
 
 def test_in_xla_context_tells_compiled_from_plain_graphs():
-    assert _compat.HAS_XLA_CONTEXT_CHECK
+    assert _compat.has_xla_context_check()
     seen = {}
 
     def probe(x):

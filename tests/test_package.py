@@ -29,4 +29,19 @@ def test_import_with_another_keras_backend_is_refused():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode != 0
-    assert "KERAS_BACKEND=tensorflow" in result.stderr
+    assert "KERAS_BACKEND" in result.stderr
+    assert all(name in result.stderr for name in ("'tensorflow'", "'jax'", "'torch'"))
+
+
+def test_import_on_a_backend_whose_package_is_missing_names_the_extra():
+    code = (
+        "import os, sys, importlib.util\n"
+        "os.environ['KERAS_BACKEND'] = 'jax'\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda n, *a: None if n == 'jax' else real(n, *a)\n"
+        "import rnncells\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0
+    assert "rnncells[jax]" in result.stderr

@@ -82,11 +82,10 @@ import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf  # tf.distribute only: the replica context for synchronized=True.
 from keras import initializers, ops
 
+from rnncells import _backend
 from rnncells import _validation as validation
-from rnncells._compat import in_xla_context
 from rnncells._deprecation import take_renamed, upgrade_config
 from rnncells._serialization import keras_serializable
 from rnncells.cells.base import FusedSpec
@@ -115,7 +114,9 @@ def _batch_norm_closed_form(x, gamma, beta, epsilon):
     applied, with the closed-form backward: x_hat = (x - mean) / sqrt(var + eps),
     dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps) with g = dy * gamma,
     d gamma = sum(dy * x_hat), d beta = sum(dy) (sums over all axes but the last). The
-    statistics outputs carry no gradient (they only feed the moving averages)."""
+    statistics outputs carry no gradient (they only feed the moving averages). TensorFlow
+    only (`tf.custom_gradient`); the other backends differentiate the plain formula."""
+    import tensorflow as tf
 
     @tf.custom_gradient
     def forward(x, gamma, *beta):
@@ -304,8 +305,10 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
 
     def _replicas(self):
         """The replica context when synchronized under a multi-replica strategy, else None."""
-        if not self.synchronized:
+        if not self.synchronized or not _backend.is_tensorflow():
             return None
+        import tensorflow as tf
+
         context = tf.distribute.get_replica_context()
         if context is None or context.num_replicas_in_sync == 1:
             return None
@@ -316,6 +319,8 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         context = self._replicas()
         if context is None:
             return tensors
+        import tensorflow as tf
+
         try:
             return context.all_reduce(tf.distribute.ReduceOp.SUM, list(tensors))
         except RuntimeError as err:
@@ -456,7 +461,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         gamma = ops.cast(getattr(self, f"{prefix}_gamma"), "float32")
         beta = getattr(self, f"{prefix}_beta")
         beta = None if beta is None else ops.cast(beta, "float32")
-        if self.closed_form_norm_gradient:
+        if self.closed_form_norm_gradient and _backend.is_tensorflow():
             y, mean, variance = _batch_norm_closed_form(x, gamma, beta, self.norm_epsilon)
         else:
             mean = ops.mean(x, axis=0)
@@ -636,19 +641,8 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         """Warn (once per cell) that non-finite batch statistics were left out."""
         if getattr(self, "_warned_non_finite", False):
             return
-        if not tf.inside_function():
-            if bool(skipped):
-                self._warn_non_finite()
-            return
-        if in_xla_context():
-            return  # no host call under XLA: the update is still skipped, silently
-
-        def warn():
-            self._warn_non_finite()
-            return tf.constant(True)
-
-        tf.cond(skipped, lambda: tf.py_function(warn, [], tf.bool),
-                lambda: tf.constant(False))
+        # Under TensorFlow's XLA there is no host call: the update is still skipped, silently.
+        _backend.host_call_if(skipped, self._warn_non_finite)
 
     def _warn_non_finite(self):
         if getattr(self, "_warned_non_finite", False):
@@ -701,7 +695,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
 
     @staticmethod
     def _current_graph():
-        return None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        return _backend.current_graph()
 
     def _apply_updates(self, updates):
         self.apply_statistics(updates)
@@ -712,8 +706,9 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         updates, graph, first_inputs, first_step = local.pending
         local.pending = None
         if graph is None:
-            probe = (np.array_equal(np.asarray(first_step), np.asarray(step))
-                     and np.array_equal(np.asarray(first_inputs), np.asarray(inputs)))
+            probe = (np.array_equal(ops.convert_to_numpy(first_step), ops.convert_to_numpy(step))
+                     and np.array_equal(ops.convert_to_numpy(first_inputs),
+                                        ops.convert_to_numpy(inputs)))
         else:
             probe = self._current_graph() is not graph or step is first_step
         if not probe:
@@ -723,6 +718,14 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
     def call(self, inputs, states, training=None, mask=None):
         """recur(project(inputs, start_step=step state), states); `mask`: (batch,) or None."""
         local = self._rnn_sequence
+        if (training and getattr(local, "open", False) and _backend.name() == "jax"
+                and _backend.is_tracing(inputs)):
+            raise RuntimeError(
+                f"{type(self).__name__} cannot train inside keras.layers.RNN on the JAX "
+                "backend: its loop is a jax.lax.scan, where the moving statistics cannot be "
+                "updated (the updates would be lost). Use rnncells.FusedRNN(cell), which "
+                "records each step's statistics in the loop and applies them once after it; "
+                "inference (training=False) works in either layer.")
         local.in_call = True
         try:
             if getattr(local, "pending", None) is not None:

@@ -38,6 +38,7 @@ import numbers
 import keras
 from keras import initializers, ops
 
+from rnncells import _backend
 from rnncells import _validation as validation
 from rnncells._serialization import keras_serializable
 from rnncells.cells.normalization import layer_norm
@@ -277,9 +278,8 @@ class ConvRecurrentCell(KernelRecurrentCell):
         if sequence:
             batch_and_time = ops.shape(inputs)[:2]
             inputs = ops.reshape(inputs, (-1, *inputs.shape[2:]))
-        z = ops.conv(inputs, self.cast_weight(self.kernel), strides=self.strides,
-                     padding=self.padding, data_format=self.data_format,
-                     dilation_rate=self.dilation_rate)
+        z = self.conv(inputs, self.cast_weight(self.kernel), strides=self.strides,
+                      padding=self.padding, dilation_rate=self.dilation_rate)
         z = self.add_bias(self.normalize(z, self.kernel_norm_gamma))
         if sequence:
             z = ops.reshape(z, (batch_and_time[0], batch_and_time[1], *z.shape[1:]))
@@ -288,9 +288,18 @@ class ConvRecurrentCell(KernelRecurrentCell):
     def recurrent_conv(self, h, training):
         """Recurrent dropout, conv(h, recurrent_kernel) ("same", stride 1), normalization."""
         h = self.apply_recurrent_dropout(h, training)
-        z = ops.conv(h, self.cast_weight(self.recurrent_kernel), strides=1, padding="same",
-                     data_format=self.data_format)
+        z = self.conv(h, self.cast_weight(self.recurrent_kernel), strides=1, padding="same")
         return self.normalize(z, self.recurrent_norm_gamma)
+
+    def conv(self, x, kernel, **kwargs):
+        """`ops.conv` in the cell's data format. TensorFlow's CPU kernels have no 2-D
+        channels_first convolution (and Keras routes only some shapes to XLA), so on the
+        TensorFlow backend a channels_first convolution runs channels_last between two
+        transposes: the same numbers, on every device."""
+        if self.data_format == "channels_first" and _backend.is_tensorflow():
+            z = ops.conv(ops.moveaxis(x, 1, -1), kernel, data_format="channels_last", **kwargs)
+            return ops.moveaxis(z, -1, 1)
+        return ops.conv(x, kernel, data_format=self.data_format, **kwargs)
 
     def split_gates(self, z):
         return ops.split(z, self.gates, axis=self.channel_axis)

@@ -5,9 +5,9 @@ import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from rnncells import _validation as validation
+from rnncells.diagnostics.autodiff import weight_gradients
 from rnncells.diagnostics.gradient_flow import gradient_flow
 from rnncells.diagnostics.probe import SequenceProbe, find_recurrent_cell, recurrent_inputs
 from rnncells.diagnostics.train_inference_gap import train_inference_gap
@@ -122,7 +122,7 @@ class GradientHealth(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self._event("nan", batch, f"the training loss is {float(loss)}")
-        elif not all(np.isfinite(w.numpy()).all() for w in self.model.trainable_weights):
+        elif not all(np.isfinite(_numpy(w)).all() for w in self.model.trainable_weights):
             self._event("nan", batch, "a trainable weight is not finite")
         elif self.every is not None and (batch + 1) % self.every == 0:
             self._check(batch)
@@ -187,15 +187,15 @@ class GradientHealth(keras.callbacks.Callback):
         weights = model.trainable_weights
         # A training-mode call updates moving statistics (batch norm): put them back after, so
         # watching the run does not change it.
-        frozen = [(w, w.numpy()) for w in model.non_trainable_weights]
-        with tf.GradientTape() as tape:
+        frozen = [(w, _numpy(w)) for w in model.non_trainable_weights]
+
+        def loss():
             y_pred = model(self.x, training=True)
-            loss = model.compute_loss(x=self.x, y=self.y, y_pred=y_pred, training=True)
-        grads = tape.gradient(loss, weights)
+            return model.compute_loss(x=self.x, y=self.y, y_pred=y_pred, training=True)
+
+        grads = weight_gradients(loss, weights)
         for w, value in frozen:
             w.assign(value)
-        grads = [np.zeros(w.shape) if g is None else keras.ops.convert_to_numpy(g)
-                 for w, g in zip(weights, grads)]
         flat = np.concatenate([np.ravel(g).astype("float64") for g in grads]) if grads else (
             np.zeros(0))
         with np.errstate(over="ignore", invalid="ignore"):
@@ -214,3 +214,11 @@ class GradientHealth(keras.callbacks.Callback):
             if self.stopped_reason is None:
                 self.stopped_reason = event
                 self.stopped_at = (self._epoch, batch)
+
+
+def _numpy(variable):
+    """A variable's value as a NumPy array, on every backend (without NumPy's copy-keyword
+    warning that `np.array(variable)` gives)."""
+    if keras.backend.backend() == "tensorflow":
+        return variable.numpy()
+    return keras.ops.convert_to_numpy(variable.value)

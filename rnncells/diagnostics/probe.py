@@ -12,9 +12,9 @@ treated as an independent input of step t), and one backward pass through
 `keras.layers.RNN(wrapper)` gives dL/dx_t and dL/dh_t for every t at once. The wrapped cell
 is called through its public `call(inputs, states, training)` (via `__call__`), so this works
 for any Keras cell (rnncells cells, `keras.layers.LSTMCell`, ...) and any state shape (states
-are flattened in the wrapper and restored before the cell sees them). The forward and
-backward run in one compiled `tf.function` (TensorFlow is the only backend rnncells supports;
-a gradient tape has no `keras.ops` equivalent).
+are flattened in the wrapper and restored before the cell sees them). The gradient is the
+backend's own (`rnncells.diagnostics.autodiff`); on TensorFlow the forward and backward run
+in one compiled `tf.function`.
 
 Jacobians. With `jacobian=True` every batch row is repeated `n` times (n = size of the cell's
 output) and row (b, k) uses the loss e_k . o_T, so the gradient that row receives is row k of
@@ -28,8 +28,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
+
+from rnncells.diagnostics.autodiff import input_gradient
 
 
 def find_recurrent_cell(layer_or_model):
@@ -139,30 +140,43 @@ class SequenceProbe:
         self.wrapper = _ProbeCell(cell, step_shape)
         self.layer = keras.layers.RNN(self.wrapper, return_sequences=True, return_state=True,
                                       dtype=cell.dtype_policy)
-        self._compiled = tf.function(self._run, reduce_retracing=True)
+        self._compiled = None
 
     def _augment(self, x):
-        x = tf.convert_to_tensor(x)
+        x = ops.convert_to_tensor(x)
         batch, steps = x.shape[0], x.shape[1]
-        flat = tf.reshape(tf.cast(x, "float32"), (batch, steps, self.wrapper.input_width))
-        zeros = tf.zeros((batch, steps, sum(self.wrapper.state_sizes)), "float32")
-        return tf.concat([flat, zeros], axis=-1)
+        flat = ops.reshape(ops.cast(x, "float32"), (batch, steps, self.wrapper.input_width))
+        zeros = ops.zeros((batch, steps, sum(self.wrapper.state_sizes)), "float32")
+        return ops.concatenate([flat, zeros], axis=-1)
 
     def _run(self, x_aug, initial, selector, loss_fn):
-        with tf.GradientTape() as tape:
-            tape.watch(x_aug)
+        def forward(x_aug):
             outputs, *final_states = self.layer(x_aug, initial_state=list(initial),
                                                 training=False)
-            outputs = tf.cast(outputs, "float32")
-            final_states = [tf.cast(state, "float32") for state in final_states]
+            outputs = ops.cast(outputs, "float32")
+            final_states = [ops.cast(state, "float32") for state in final_states]
             if selector is not None:
-                loss = tf.reduce_sum(outputs[:, -1] * selector)
+                loss = ops.sum(outputs[:, -1] * selector)
             else:
-                batch, steps = tf.shape(outputs)[0], tf.shape(outputs)[1]
-                loss = tf.cast(loss_fn(tf.reshape(
-                    outputs, tf.concat([[batch, steps], self.wrapper.output_shape_], 0))),
-                    "float32")
-        return outputs, final_states, tape.gradient(loss, x_aug)
+                batch, steps = ops.shape(outputs)[0], ops.shape(outputs)[1]
+                loss = ops.cast(loss_fn(ops.reshape(
+                    outputs, (batch, steps, *self.wrapper.output_shape_))), "float32")
+            return loss, (outputs, final_states)
+
+        (outputs, final_states), grad = input_gradient(forward, x_aug)
+        return outputs, final_states, grad
+
+    def _compiled_run(self):
+        """`_run` in one `tf.function` on TensorFlow (traced once per input signature);
+        `_run` itself on the other backends."""
+        if self._compiled is None:
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                self._compiled = tf.function(self._run, reduce_retracing=True)
+            else:
+                self._compiled = self._run
+        return self._compiled
 
     def run(self, x, loss="last", initial_state=None, jacobian=False, compiled=True):
         """Forward + backward over `x` (batch, T, *step_shape).
@@ -174,7 +188,7 @@ class SequenceProbe:
                 outputs (batch, T, *output_shape). Ignored when `jacobian=True`.
             initial_state: list of initial states (default zeros).
             jacobian: return Frobenius norms of d o_T/d h_t and d o_T/d x_t per sample.
-            compiled: run inside `tf.function` (default True) or eagerly.
+            compiled: on TensorFlow, run inside `tf.function` (default True) or eagerly.
 
         Returns a dict of NumPy arrays: "outputs" (batch, T, n_out) float32,
         "final_states" (a list, each (batch, state size) flattened), "finite" (whether
@@ -188,16 +202,16 @@ class SequenceProbe:
         if jacobian:
             n = wrapper.output_size
             x = np.repeat(x, n, axis=0)
-            selector = tf.constant(np.tile(np.eye(n, dtype="float32"), (batch, 1)))
+            selector = ops.convert_to_tensor(np.tile(np.eye(n, dtype="float32"), (batch, 1)))
         else:
             selector = None
         rows = x.shape[0]
         if initial_state is None:
-            initial = [tf.zeros((rows, s), "float32") for s in wrapper.state_sizes]
+            initial = [ops.zeros((rows, s), "float32") for s in wrapper.state_sizes]
         else:
-            initial = [tf.reshape(tf.cast(s, "float32"), (batch, -1)) for s in initial_state]
+            initial = [ops.reshape(ops.cast(s, "float32"), (batch, -1)) for s in initial_state]
             if jacobian:
-                initial = [tf.repeat(s, wrapper.output_size, axis=0) for s in initial]
+                initial = [ops.repeat(s, wrapper.output_size, axis=0) for s in initial]
         if selector is None:
             loss_fn = _LOSSES.get(loss, loss) if isinstance(loss, str) else loss
             if not callable(loss_fn):
@@ -206,10 +220,10 @@ class SequenceProbe:
                     f"loss(outputs) -> scalar, received loss={loss!r}.")
         else:
             loss_fn = None
-        run = self._compiled if compiled else self._run
+        run = self._compiled_run() if compiled else self._run
         outputs, final_states, grad_x = run(self._augment(x), initial, selector, loss_fn)
-        outputs, grad_x = outputs.numpy(), grad_x.numpy()
-        final_states = [state.numpy() for state in final_states]
+        outputs, grad_x = ops.convert_to_numpy(outputs), ops.convert_to_numpy(grad_x)
+        final_states = [ops.convert_to_numpy(state) for state in final_states]
         width = wrapper.input_width
         gx = grad_x[..., :width].astype("float64")
         # The delta read at step t perturbs the state entering step t: dL/dh_t, t = 0..T-1.
@@ -232,11 +246,11 @@ class SequenceProbe:
 
 
 def _last(outputs):
-    return tf.reduce_sum(outputs[:, -1])
+    return ops.sum(outputs[:, -1])
 
 
 def _sum(outputs):
-    return tf.reduce_sum(outputs)
+    return ops.sum(outputs)
 
 
 _LOSSES = {"last": _last, "sum": _sum}

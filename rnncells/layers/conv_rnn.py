@@ -16,11 +16,11 @@ Their config is flat (cell arguments and RNN arguments together), as Keras's Con
 
 import keras
 
+from rnncells import _backend
 from rnncells._serialization import keras_serializable
 from rnncells._shapes import rnn_output_shape
 from rnncells._validation import cell_instance
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell
-from rnncells.kernels import export_loop
 from rnncells.layers.initial_state import CheckedInitialState
 
 #: keyword arguments that belong to the layer, not to its cell.
@@ -53,6 +53,10 @@ class ConvRNN(CheckedInitialState, keras.layers.RNN):
         return rnn_output_shape(self, sequences_shape)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not _backend.is_tensorflow():
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        from rnncells.kernels import export_loop
+
         if export_loop.is_exporting():  # LiteRT/ONNX-friendly loop (rnncells.export)
             return export_loop.run_layer(self, sequences, initial_state, mask, training)
         return super().inner_loop(sequences, initial_state, mask, training=training)

@@ -26,6 +26,13 @@ each step's batch statistics recorded in the loop (padded entries of a masked se
 out, using the mask this layer receives) and the moving statistics updated once after it.
 A masked sequence runs per step for other cells whose spec says so (`FusedSpec.fuse_masks`).
 
+Backends: on TensorFlow the kernels are `rnncells.kernels.loop`, `scan` and `statistics`
+(while loops with hand-written backwards, XLA where it was measured faster). On JAX and
+PyTorch the same routes run `rnncells.kernels.ops_loop`: `project` once, then `jax.lax.scan`
+over `recur` (compiled with Keras's jit-compiled train step on JAX) or a Python loop
+(PyTorch), differentiated by the backend; `jit` and `backward` are TensorFlow options and
+are ignored there.
+
 The fused paths never re-derive a cell's equations: they only call `project`, `recur` and
 `scan_coefficients`, so weights move between `FusedRNN(cell)` and `keras.layers.RNN(cell)`
 unchanged (same names, shapes and order).
@@ -34,16 +41,13 @@ unchanged (same names, shapes and order).
 import dataclasses
 
 import keras
-import tensorflow as tf
 from keras import ops
 
+from rnncells import _backend
 from rnncells._shapes import rnn_output_shape, state_shapes
 from rnncells._validation import cell_instance
-from rnncells.cells.base import RecurrentCell, fused_spec_of
-from rnncells.kernels import export_loop
-from rnncells.kernels import loop as loop_kernels
-from rnncells.kernels import scan as scan_kernels
-from rnncells.kernels import statistics as statistics_kernels
+from rnncells.cells.base import BACKWARDS, RecurrentCell, fused_spec_of
+from rnncells.kernels import ops_loop
 from rnncells.layers import routes
 from rnncells.layers.initial_state import CheckedInitialState
 
@@ -136,7 +140,7 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
             if not (isinstance(value, bool) or value == "auto"):
                 raise ValueError(f"`{name}` must be one of {USE_FUSED}; received "
                                  f"{name}={value!r}.")
-        allowed = ("auto",) + loop_kernels.BACKWARD_MODES
+        allowed = ("auto",) + BACKWARDS
         if backward not in allowed:
             raise ValueError(f"`backward` must be one of {allowed}; received "
                              f"backward={backward!r}.")
@@ -236,8 +240,15 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
                                    timesteps=sequences.shape[1])
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not _backend.is_tensorflow():
+            return self._ops_inner_loop(sequences, initial_state, mask, training)
+        from rnncells.kernels import export_loop
+
         if export_loop.is_exporting() and self.fused_path != "scan":  # LiteRT/ONNX-friendly
             return export_loop.run_layer(self, sequences, initial_state, mask, training)
+        from rnncells.kernels import loop as loop_kernels
+        from rnncells.kernels import statistics as statistics_kernels
+
         step_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
         plan = self.plan(sequences, step_mask, training)
         self.last_plan = plan  # what the latest traced call ran (for spies and users)
@@ -266,11 +277,30 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
             # Reverse before `project`: position t of the projected sequence is then
             # processing step t, and the outputs come out in processing order, as Keras
             # returns them.
-            sequences = tf.reverse(sequences, [1])
+            sequences = ops.flip(sequences, axis=1)
             if mask is not None:
-                mask = tf.reverse(mask, [1])
+                mask = ops.flip(mask, axis=1)
         return self._scan(self.cell.project(sequences, training=training), initial_state,
                           mask)
+
+    def _ops_inner_loop(self, sequences, initial_state, mask, training):
+        """The routes on JAX and PyTorch (`rnncells.kernels.ops_loop`)."""
+        step_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        plan = self.plan(sequences, step_mask, training)
+        self.last_plan = plan
+        if plan.route == "per_step":
+            return super().inner_loop(sequences, initial_state, mask=mask, training=training)
+        if plan.route == "keras":
+            return self._keras_inner_loop(sequences, initial_state, mask, training)
+        kernel = {"statistics": ops_loop.run_statistics_sequence,
+                  "scan": ops_loop.run_linear_scan, "loop": ops_loop.run_sequence}[plan.route]
+        if plan.route != "statistics" and "float" in str(sequences.dtype) \
+                and str(sequences.dtype) != self.cell.compute_dtype:
+            sequences = ops.cast(sequences, self.cell.compute_dtype)
+        return kernel(self.cell, sequences, list(initial_state), mask=step_mask,
+                      go_backwards=self.go_backwards, training=training,
+                      return_sequences=self.return_sequences,
+                      zero_output_for_mask=self.zero_output_for_mask)
 
     def _keras_inner_loop(self, sequences, initial_state, mask, training):
         keras_rnn = self._keras_rnn
@@ -284,6 +314,10 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
 
     def _scan(self, projected, initial_state, mask):
         """h_t = a_t * h_{t-1} + b_t as a parallel scan (time already in processing order)."""
+        import tensorflow as tf
+
+        from rnncells.kernels import scan as scan_kernels
+
         a, b = self.cell.scan_coefficients(projected)
         h0 = tf.cast(initial_state[0], a.dtype)
         if mask is not None:

@@ -18,7 +18,8 @@ log2(timesteps); an unknown batch counts as 32 and an unknown number of timestep
 DEFAULT_TIMESTEPS (100); on a tie the first point in the table's order (by batch, units,
 timesteps) wins. Entries of the earlier format, (batch, units, route, speed-up), were all
 measured at LEGACY_TIMESTEPS (25) and read as such (`as_point`). A cell or mode the
-table does not list, and any call on a GPU (the table was measured on a CPU), gets None: the
+table does not list, any call on a GPU (the table was measured on a CPU) and any call on
+the JAX or PyTorch backend (the table was measured on TensorFlow) gets None: the
 fused path with the kernels' own defaults (`resolve_options`: XLA on a GPU and for small
 steps on a CPU, the cell's backward). Why the routes win where they win:
 docs/performance.md.
@@ -26,8 +27,7 @@ docs/performance.md.
 
 import math
 
-import tensorflow as tf
-
+from rnncells import _backend
 from rnncells.layers import route_table
 
 ROUTES = ("per_step", "fused", "fused_xla", "fused_batched")
@@ -62,11 +62,16 @@ def choose_route(cell_name, training, batch_size, units, device_type=None, table
         table: the measured table (default `route_table.MEASURED`).
         timesteps: int, or None when unknown at tracing (taken as DEFAULT_TIMESTEPS).
     """
+    if table is None:
+        if not _backend.is_tensorflow():
+            return None  # the table was measured on TensorFlow
+        table = route_table.MEASURED
     if device_type is None:
+        import tensorflow as tf
+
         device_type = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
     if device_type.upper() == "GPU":
         return None
-    table = route_table.MEASURED if table is None else table
     points = table.get(cell_name, {}).get("train" if training else "infer")
     if not points:
         return None

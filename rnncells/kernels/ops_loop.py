@@ -1,0 +1,225 @@
+"""The fused kernels of the JAX and PyTorch backends, in `keras.ops`.
+
+The same three kernels as TensorFlow's (`loop`, `scan`, `statistics`), behind one signature,
+`(cell, sequences, initial_states, mask, go_backwards, training, return_sequences,
+zero_output_for_mask) -> (last_output, outputs, final_states)`, with the semantics of
+`keras.layers.RNN.inner_loop`:
+
+- `run_sequence`: `cell.project` once on the whole sequence (one large matmul), then
+  `cell.recur` once per step: `jax.lax.scan` on JAX (XLA compiles the loop with the rest of
+  the train step, which Keras jit-compiles on JAX, and differentiates it), a Python loop on
+  PyTorch (autograd differentiates it). `unroll` (JAX) unrolls that many steps per iteration.
+- `run_linear_scan`: cells whose recurrence is linear in the state
+  (`h_t = a_t * h_{t-1} + b_t`, `scan_coefficients`): an associative scan over time
+  (`keras.ops.associative_scan`, parallel on JAX).
+- `run_statistics_sequence`: cells with running statistics (batch norm). Nothing is assigned
+  inside the loop: each step's batch statistics leave the loop as its outputs, and the moving
+  statistics are updated once after it (`cell.apply_statistics`), so the loop has no side
+  effects (JAX traces its body once).
+
+Masks `(B, T)`: a masked step keeps the previous states; its output repeats the previous
+output (zeros before the first unmasked step), or is zero with `zero_output_for_mask`.
+`go_backwards`: the sequence is reversed BEFORE `project` (position t of the projected
+sequence is processing step t) and outputs come back in processing order, as Keras returns
+them. Gradients are the backend's own differentiation of these loops.
+"""
+
+from keras import ops, tree
+
+from rnncells import _backend
+from rnncells._shapes import as_shape
+from rnncells.cells.base import fused_spec_of
+
+
+def prepare(sequences, mask, go_backwards):
+    """The sequence and mask in processing order (reversed for go_backwards); mask boolean."""
+    if isinstance(mask, (list, tuple)):
+        mask = mask[0]
+    if mask is not None:
+        mask = ops.cast(mask, "bool")
+    if go_backwards:
+        sequences = ops.flip(sequences, axis=1)
+        if mask is not None:
+            mask = ops.flip(mask, axis=1)
+    return sequences, mask
+
+
+def scan(step, carry, xs, unroll=1):
+    """`carry, ys = scan(step, carry, xs)` over the leading axis of the arrays in `xs`
+    (a list): `jax.lax.scan` on JAX, a Python loop elsewhere. `ys` is a list of stacked
+    arrays (`step` returns `(carry, list_of_arrays)`)."""
+    if _backend.name() == "jax":
+        import jax
+
+        return jax.lax.scan(step, carry, xs, unroll=unroll)
+    length = ops.shape(xs[0])[0]
+    collected = []
+    for t in range(length):
+        carry, y = step(carry, [x[t] for x in xs])
+        collected.append(y)
+    if not collected:
+        raise ValueError("The fused kernels need at least one timestep.")
+    return carry, [ops.stack(list(ys)) for ys in zip(*collected)]
+
+
+def _expand(mask_t, like):
+    return ops.reshape(mask_t, (-1,) + (1,) * (len(like.shape) - 1))
+
+
+def _time_major(x):
+    return ops.moveaxis(x, 1, 0)
+
+
+def _batch_major(x):
+    return ops.moveaxis(x, 0, 1)
+
+
+def _zero_output(cell, batch, dtype):
+    size = getattr(cell, "output_size", None)
+    if size is None:
+        size = cell.state_size[0] if isinstance(cell.state_size, (list, tuple)) else (
+            cell.state_size)
+    return ops.zeros((batch, *as_shape(size)), dtype=dtype)
+
+
+def _masked_step(output, new_states, states, prev_output, m_t, zero_output_for_mask):
+    """Keras's masking of one step (see the module docstring)."""
+    if m_t is None:
+        return output, new_states
+    fill = ops.zeros_like(output) if zero_output_for_mask else prev_output
+    output = ops.where(_expand(m_t, output), output, fill)
+    new_states = [ops.where(_expand(m_t, n), n, s) for n, s in zip(new_states, states)]
+    return output, new_states
+
+
+def _outputs(outputs_tm, last_output, return_sequences):
+    """(B, T, ...) outputs, or (B, 1, ...) holding the last output only."""
+    if return_sequences:
+        return _batch_major(outputs_tm)
+    return ops.expand_dims(last_output, 1)
+
+
+def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
+                 training=False, return_sequences=True, zero_output_for_mask=False, unroll=1):
+    """`cell.project` on the whole sequence, then `cell.recur` per step (see the module
+    docstring). Returns `(last_output (B, ...), outputs (B, T or 1, ...), final_states)`."""
+    sequences, mask = prepare(sequences, mask, go_backwards)
+    states = [ops.convert_to_tensor(s) for s in initial_states]
+    if fused_spec_of(cell).project_start_step:
+        start = ops.cast(ops.reshape(states[-1], (-1,))[0], "int32")
+        projected = cell.project(sequences, training=training, start_step=start)
+    else:
+        projected = cell.project(sequences, training=training)
+    flat = [_time_major(ops.convert_to_tensor(x)) for x in tree.flatten(projected)]
+    dtype = cell.compute_dtype
+    batch = ops.shape(sequences)[0]
+    has_mask = mask is not None
+    xs = flat + ([ops.transpose(mask)] if has_mask else [])
+
+    def step(carry, x_t):
+        states, prev_output = carry
+        p_t = tree.pack_sequence_as(projected, list(x_t[:len(flat)]))
+        output, new_states = cell.recur(p_t, list(states), training=training)
+        if not isinstance(new_states, (list, tuple)):
+            new_states = [new_states]
+        output = ops.cast(output, dtype)
+        output, new_states = _masked_step(output, list(new_states), states, prev_output,
+                                          x_t[-1] if has_mask else None, zero_output_for_mask)
+        return (list(new_states), output), [output] if return_sequences else []
+
+    (final_states, last_output), ys = scan(
+        step, (states, _zero_output(cell, batch, dtype)), xs, unroll=unroll)
+    outputs = _outputs(ys[0] if return_sequences else None, last_output, return_sequences)
+    return last_output, outputs, list(final_states)
+
+
+def run_linear_scan(cell, sequences, initial_states, mask=None, go_backwards=False,
+                    training=False, return_sequences=True, zero_output_for_mask=False):
+    """`h_t = a_t * h_{t-1} + b_t` (`cell.scan_coefficients`) as an associative scan."""
+    sequences, mask = prepare(sequences, mask, go_backwards)
+    a, b = cell.scan_coefficients(cell.project(sequences, training=training))
+    h0 = ops.cast(initial_states[0], a.dtype)
+    if mask is not None:
+        step_mask = ops.reshape(mask, ops.shape(mask) + (1,) * (len(a.shape) - 2))
+        a = ops.where(step_mask, a, ops.ones_like(a))
+        b = ops.where(step_mask, b, ops.zeros_like(b))
+
+    def combine(first, second):
+        a1, b1 = first
+        a2, b2 = second
+        return a1 * a2, a2 * b1 + b2
+
+    a_cum, b_cum = ops.associative_scan(combine, (a, b), axis=1)
+    states = a_cum * ops.expand_dims(h0, 1) + b_cum
+    outputs = states
+    if mask is not None:
+        keep = step_mask
+        if not zero_output_for_mask:  # the previous output: zeros before the first step
+            keep = ops.cumsum(ops.cast(step_mask, "int32"), axis=1) > 0
+        outputs = ops.where(keep, states, ops.zeros_like(states))
+    outputs = ops.cast(outputs, cell.compute_dtype)
+    last_output = outputs[:, -1]
+    if not return_sequences:
+        outputs = ops.expand_dims(last_output, 1)
+    return last_output, outputs, [ops.cast(states[:, -1], cell.compute_dtype)]
+
+
+def run_statistics_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
+                            training=False, return_sequences=True,
+                            zero_output_for_mask=False, unroll=1):
+    """The loop of a cell with running statistics: each step's statistics are loop outputs,
+    applied once after the loop with `cell.apply_statistics` (see the module docstring)."""
+    if isinstance(mask, (list, tuple)):
+        mask = mask[0]
+    sequences = ops.convert_to_tensor(sequences)
+    if "float" in str(sequences.dtype) and str(sequences.dtype) != cell.compute_dtype:
+        sequences = ops.cast(sequences, cell.compute_dtype)
+    states = [ops.convert_to_tensor(s) for s in initial_states]
+    if callable(getattr(cell, "resolve_mask", None)):  # e.g. the cell's `mask_value`
+        mask = cell.resolve_mask(sequences, mask)
+    sequences, mask = prepare(sequences, mask, go_backwards)
+    shared = mask is None
+    # Without a mask every row is at the first row's step; with one, each row counts its own.
+    start = ops.cast(ops.reshape(states[-1], (-1,))[0], "int32") if shared else states[-1]
+    float_mask = None if mask is None else ops.cast(mask, "float32")
+    with cell.collecting_statistics(shared_steps=shared) as projected_records:
+        projected = cell.project(sequences, training=training, start_step=start,
+                                 mask=float_mask)
+    dtype = cell.compute_dtype
+    structure = []  # (prefix, which statistics are None) of one step's records
+
+    def step(carry, x_t):
+        states, prev_output = carry
+        m_t = x_t[1] if len(x_t) > 1 else None
+        with cell.collecting_statistics(shared_steps=shared) as records:
+            output, new_states = cell.recur(
+                x_t[0], list(states), training=training,
+                mask=None if m_t is None else ops.cast(m_t, "float32"))
+        output = ops.cast(output, dtype)
+        output, new_states = _masked_step(output, list(new_states), states, prev_output, m_t,
+                                          zero_output_for_mask)
+        structure[:] = [(prefix, [s is None for s in stats]) for prefix, stats in records]
+        flat = [s for _, stats in records for s in stats if s is not None]
+        return (list(new_states), output), ([output] if return_sequences else []) + flat
+
+    xs = [_time_major(projected)] + ([ops.transpose(mask)] if mask is not None else [])
+    batch = ops.shape(sequences)[0]
+    (final_states, last_output), ys = scan(
+        step, (states, _zero_output(cell, batch, dtype)), xs, unroll=unroll)
+    outputs_tm = ys[0] if return_sequences else None
+    recorded = iter(ys[1:] if return_sequences else ys)
+    loop_records = []
+    timesteps = ops.shape(xs[0])[0]
+    for prefix, missing in structure:
+        idx, share, mean, variance = [None if m else next(recorded) for m in missing]
+        width = ops.shape(mean)[-1]
+        loop_records.append((prefix, (
+            ops.reshape(idx, (timesteps, -1)),
+            None if share is None else ops.reshape(share, (timesteps, -1)),
+            ops.reshape(mean, (timesteps, -1, width)),
+            ops.reshape(variance, (timesteps, -1, width)))))
+    records = list(projected_records) + loop_records
+    if records and training:
+        cell.apply_statistics(records)
+    return last_output, _outputs(outputs_tm, last_output, return_sequences), list(final_states)
+
