@@ -128,9 +128,10 @@ def streaming_model(model):
             `(batch, time, *step_shape)`.
 
     Returns:
-        A functional `keras.Model` with inputs `[x_t (batch, *step_shape), *states]` and
-        outputs `[y_t, *new_states]`; states in layer order, each cell's in its state order.
-        Its weights are `model`'s weight objects.
+        A functional `keras.Model` (a `StreamingModel`) with inputs `[x_t (batch,
+        *step_shape), *states]` named `x_t`, then `<layer>_state_<k>`, and outputs `[y_t,
+        *new_states]`; states in layer order, each cell's in its state order. Its weights are
+        `model`'s weight objects. Its inputs may mix NumPy arrays and tensors.
 
     Raises:
         ValueError: an unbuilt model, or a layer that cannot run one step at a time (the
@@ -141,7 +142,8 @@ def streaming_model(model):
         ...     rnncells.LayerNormLSTMCell(8), return_sequences=True), keras.layers.Dense(2)])
         >>> step = rnncells.streaming_model(model)
         >>> states = rnncells.streaming.initial_states(step, batch_size=1)
-        >>> y, *states = step([np.zeros((1, 3), "float32"), *states])
+        >>> for t in range(3):
+        ...     y, *states = step([np.zeros((1, 3), "float32"), *states])
         >>> y.shape
         TensorShape([1, 2])
     """
@@ -172,8 +174,27 @@ def streaming_model(model):
     if not recurrent:
         raise ValueError(f"streaming_model needs at least one recurrent layer; model "
                          f"{model.name!r} has none.")
-    return keras.Model([x_t, *state_inputs], [y, *state_outputs],
-                       name=f"{model.name}_streaming")
+    return StreamingModel([x_t, *state_inputs], [y, *state_outputs],
+                          name=f"{model.name}_streaming")
+
+
+@keras.saving.register_keras_serializable(package="rnncells")
+class StreamingModel(keras.Model):
+    """The functional one-step model `streaming_model` returns.
+
+    It differs from `keras.Model` in one thing: its inputs may mix NumPy arrays and tensors,
+    as the stepping loop does (`y_t, *states = step([x_t, *states])` with a NumPy `x_t` and
+    the tensors the previous step returned; Keras refuses such a mix in a nested argument).
+    The input names (for `run_litert(..., names=...)` on an exported step model) are `x_t`,
+    then `<layer>_state_<k>` for the k-th state of each recurrent layer, in layer order.
+    """
+
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (list, tuple)) and any(
+                keras.ops.is_tensor(x) or isinstance(x, keras.KerasTensor) for x in inputs):
+            inputs = [x if keras.ops.is_tensor(x) or isinstance(x, keras.KerasTensor)
+                      else keras.ops.convert_to_tensor(x) for x in inputs]
+        return super().__call__(inputs, *args, **kwargs)
 
 
 def initial_states(streaming, batch_size):

@@ -16,6 +16,7 @@ and DropConnect masks are drawn and reset through this wrapper.
 import keras
 from keras import ops
 
+from rnncells import _backend
 from rnncells import _validation as validation
 from rnncells._serialization import keras_serializable
 from rnncells.cells.base import FusedSpec, RecurrentCell, fused_spec_of
@@ -141,6 +142,14 @@ class Zoneout(RecurrentCell):
         if not self._draws_masks(training):
             return projected
         sequence = len(inputs.shape) == self.step_input_rank + 1
+        if (not sequence and getattr(self, "_in_rnn_loop", False)
+                and _backend.name() == "jax" and _backend.is_tracing(inputs)):
+            raise RuntimeError(
+                "Zoneout draws new masks at every step, which keras.layers.RNN's loop on the "
+                "JAX backend (a jax.lax.scan) cannot do: the random state would leak out of "
+                "the scan. Use rnncells.FusedRNN(Zoneout(...)), which draws the masks of the "
+                "whole sequence before its loop; inference (training=False) works in either "
+                "layer.")
         shape = ops.shape(inputs)
         lead = (shape[0], shape[1]) if sequence else (shape[0],)
         masks = []
@@ -189,12 +198,15 @@ class Zoneout(RecurrentCell):
 
     # ------------------------------------------------------------------ the inner cell's masks
     def get_dropout_mask(self, step_input):
+        # keras.layers.RNN (and FusedRNN) call this before their loop, reset_dropout_mask after
+        self._in_rnn_loop = True
         return self._delegate("get_dropout_mask", step_input)
 
     def get_recurrent_dropout_mask(self, state):
         return self._delegate("get_recurrent_dropout_mask", state)
 
     def reset_dropout_mask(self):
+        self._in_rnn_loop = False
         self._delegate("reset_dropout_mask")
 
     def reset_recurrent_dropout_mask(self):

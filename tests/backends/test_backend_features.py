@@ -1,0 +1,177 @@
+"""On JAX and PyTorch: dropout, Zoneout and stateful layers, mixed precision, batch-norm
+statistics, the diagnostics, streaming and export behave as on TensorFlow.
+
+What is compared with TensorFlow's numbers lives in `test_cross_backend.py`; these check the
+features whose numbers are random draws or whose result is a property (batch invariance,
+statistics kept out of padding, dropout inactive at inference, a clear error).
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import rnncells
+from rnncells import diagnostics
+
+
+def _x(batch=4, steps=6, features=3, seed=0):
+    return np.random.default_rng(seed).normal(size=(batch, steps, features)).astype("float32")
+
+
+def _model(layer, steps=6, features=3):
+    inputs = keras.Input((steps, features))
+    return keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
+
+
+def _fit(model, x, epochs=2):
+    y = np.ones((len(x), 1), "float32")
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    return model.fit(x, y, batch_size=len(x) // 2, epochs=epochs, verbose=0).history["loss"]
+
+
+@pytest.mark.parametrize("make_cell", [
+    lambda: rnncells.LayerNormLSTMCell(4, dropout=0.3, recurrent_dropout=0.3),
+    lambda: rnncells.Zoneout(rnncells.LayerNormLSTMCell(4), rate=0.3),
+    lambda: rnncells.LayerNormGRUCell(4, recurrent_dropconnect=0.3),
+], ids=["dropout", "zoneout", "dropconnect"])
+@pytest.mark.parametrize("layer", [keras.layers.RNN, rnncells.FusedRNN])
+def test_random_draws_train_inside_compiled_loops_and_stop_at_inference(make_cell, layer):
+    x = _x()
+    model = _model(layer(make_cell()))
+    if (keras.backend.backend() == "jax" and layer is keras.layers.RNN
+            and isinstance(model.layers[1].cell, rnncells.Zoneout)):
+        # a new mask per step cannot be drawn inside lax.scan: a clear error, naming FusedRNN
+        with pytest.raises(RuntimeError, match="FusedRNN"):
+            _fit(model, x)
+        return
+    losses = _fit(model, x)
+    assert np.all(np.isfinite(losses))
+    # inference is deterministic (no draw): two calls agree
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_stateful_fused_rnn_continues_where_it_stopped():
+    x = _x(batch=2, steps=6)
+    whole = rnncells.FusedRNN(rnncells.LayerNormGRUCell(3), return_sequences=True)
+    expected = keras.ops.convert_to_numpy(whole(x))
+    stateful = rnncells.FusedRNN(rnncells.LayerNormGRUCell(3), return_sequences=True,
+                                 stateful=True)
+    stateful(x[:, :3])
+    stateful.set_weights(whole.get_weights())
+    stateful.reset_state()
+    halves = [keras.ops.convert_to_numpy(stateful(x[:, :3])),
+              keras.ops.convert_to_numpy(stateful(x[:, 3:]))]
+    np.testing.assert_allclose(np.concatenate(halves, axis=1), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("make_cell", [lambda: rnncells.LayerNormLSTMCell(4),
+                                       lambda: rnncells.BatchNormGRUCell(4)],
+                         ids=["layer_norm", "batch_norm"])
+def test_mixed_float16_fits(make_cell):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = _model(rnncells.FusedRNN(make_cell()))
+    losses = _fit(model, _x(batch=8))
+    assert np.all(np.isfinite(losses))
+    assert model.layers[1].compute_dtype == "float16"
+
+
+def test_batch_norm_inference_does_not_depend_on_the_batch_after_a_fit():
+    x = _x(batch=8, seed=1)
+    model = _model(rnncells.FusedRNN(rnncells.BatchNormLSTMCell(4, max_steps=6)))
+    _fit(model, x)
+    assert diagnostics.check_batch_invariance(model, x)
+
+
+def test_batch_norm_statistics_leave_padding_out():
+    """Statistics of a padded batch = those of the same rows without the padding."""
+    x = _x(batch=4, steps=6, seed=2)
+    padded = x.copy()
+    padded[2:, 4:] = 0.0  # rows 2 and 3 are 4 steps long
+
+    def moving(batch):
+        keras.utils.set_random_seed(0)  # the same weights for every batch
+        cell = rnncells.BatchNormGRUCell(3, max_steps=6, momentum=0.5)
+        model = keras.Sequential([keras.Input((6, 3)), keras.layers.Masking(0.0),
+                                  rnncells.FusedRNN(cell)])
+        model(batch, training=True)
+        return cell, [keras.ops.convert_to_numpy(v) for v in cell.non_trainable_weights]
+
+    cell, padded_stats = moving(padded)
+    _, full_stats = moving(x)
+    _, first_rows = moving(x[:2])
+    for name, p, f, s in zip([v.name for v in cell.non_trainable_weights], padded_stats,
+                             full_stats, first_rows):
+        # steps 0-3: every row is real, the same statistics as without padding
+        np.testing.assert_allclose(p[:4], f[:4], rtol=1e-5, atol=1e-6, err_msg=name)
+        if name.startswith("kernel_norm_moving"):  # x @ W at steps 4-5: rows 0 and 1 only
+            np.testing.assert_allclose(p[4:6], s[4:6], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_batch_norm_skips_a_non_finite_batch_with_a_warning():
+    cell = rnncells.BatchNormLSTMCell(3, max_steps=4)
+    layer = rnncells.FusedRNN(cell)
+    x = _x(batch=4, steps=4)
+    layer(x, training=True)
+    before = [keras.ops.convert_to_numpy(v) for v in cell.non_trainable_weights]
+    bad = x.copy()
+    bad[0, 0, 0] = np.nan  # non-finite from step 0 on (the state carries it)
+    with pytest.warns(UserWarning, match="non-finite"):
+        layer(bad, training=True)
+    after = [keras.ops.convert_to_numpy(v) for v in cell.non_trainable_weights]
+    for b, a in zip(before, after):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_diagnostics_run_with_this_backends_gradients():
+    x = _x()
+    model = _model(rnncells.FusedRNN(rnncells.IndRNNCell(4)))
+    flow = diagnostics.gradient_flow(model, x)
+    assert flow.verdict in ("healthy", "vanishing", "exploding")
+    assert np.all(np.isfinite(flow.state_grad_norms)) and flow.state_grad_norms[-1] > 0
+    assert diagnostics.unit_health(model, x).relu_units == 4
+    gap = diagnostics.train_inference_gap(
+        _model(rnncells.FusedRNN(rnncells.BatchNormLSTMCell(4))), x)
+    assert np.isfinite(gap.output_gap)
+    watcher = diagnostics.GradientHealth(x[:2], np.ones((2, 1), "float32"), warn=False)
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    history = model.fit(x, np.ones((len(x), 1), "float32"), epochs=1, verbose=0,
+                        callbacks=[watcher])
+    assert history.history["weight_grad_norm"][0] > 0
+
+
+def test_gradient_flow_norms_equal_a_finite_difference():
+    """dL/dh_0 from this backend's autodiff against a central difference of the loss."""
+    cell = rnncells.LayerNormSimpleRNNCell(3)
+    x = _x(batch=1, steps=4)
+    flow = diagnostics.gradient_flow(cell, x, loss="sum")
+    layer = keras.layers.RNN(cell, return_sequences=True)
+    eps, grads = 1e-2, []
+    for i in range(3):
+        values = []
+        for sign in (1, -1):
+            h0 = np.zeros((1, 3), "float32")
+            h0[0, i] = sign * eps
+            out = layer(x, initial_state=[keras.ops.convert_to_tensor(h0)])
+            values.append(float(keras.ops.convert_to_numpy(keras.ops.sum(out))))
+        grads.append((values[0] - values[1]) / (2 * eps))
+    np.testing.assert_allclose(flow.state_grad_norms[0], np.linalg.norm(grads), rtol=1e-2)
+
+
+def test_streaming_model_steps_as_predict():
+    x = _x(batch=2, steps=5)
+    model = keras.Sequential([keras.Input((5, 3)), rnncells.FusedRNN(
+        rnncells.LayerNormLSTMCell(4), return_sequences=True), keras.layers.Dense(2)])
+    expected = model.predict(x, verbose=0)
+    step = rnncells.streaming_model(model)
+    states = rnncells.streaming.initial_states(step, 2)
+    outputs = []
+    for t in range(5):  # NumPy steps, tensor states: the documented loop as written
+        y_t, *states = step([x[:, t], *states])
+        outputs.append(keras.ops.convert_to_numpy(y_t))
+    np.testing.assert_allclose(np.stack(outputs, 1), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_export_of_a_tensorflow_format_names_the_backend_to_use(tmp_path):
+    model = _model(rnncells.FusedRNN(rnncells.LayerNormGRUCell(3)))
+    with pytest.raises(ValueError, match="KERAS_BACKEND=tensorflow"):
+        rnncells.export(model, tmp_path / "m.tflite", format="litert")
