@@ -23,15 +23,16 @@ $(VENV)/.installed-%: setup.cfg pyproject.toml
 demo: $(VENV)/.installed-demo
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m rnncells demo
 
-# The whole suite on TensorFlow, then the cross-backend suite (and the 0.1.0 files) on JAX
-# and on PyTorch against TensorFlow's numbers.
+# The whole suite on TensorFlow (two workers), then TensorFlow's numbers for the
+# cross-backend suite, which runs (with the 0.1.0 files) on JAX and on PyTorch against them.
 BACKEND_TESTS := tests/backends tests/test_legacy_files.py
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check rnncells tests benchmarks examples scripts
 	rm -rf $(TF_REFERENCE)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci -n 2
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tests.backends.tf_reference measure $(TF_REFERENCE)
 	RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=jax $(PY) -m pytest -p no:cacheprovider \
-		--hypothesis-profile=ci $(BACKEND_TESTS)
+		--hypothesis-profile=ci -n 2 $(BACKEND_TESTS)
 	RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=torch $(PY) -m pytest -p no:cacheprovider \
 		--hypothesis-profile=ci $(BACKEND_TESTS)
 

@@ -3,6 +3,12 @@
     python -m benchmarks.sweep --quick     # under 2 minutes on a 2-core CPU
     python -m benchmarks.sweep             # the full sweep (a few tens of minutes on CPU)
     python -m benchmarks.sweep --help      # choose cells, shapes, paths, repeats
+    python -m benchmarks.sweep --backend jax   # JAX or PyTorch: benchmarks/backends.py
+
+This sweep measures TensorFlow's routes (the route table is TensorFlow's). With `--backend
+jax` or `--backend torch` it hands over to `benchmarks.backends` (FusedRNN vs
+keras.layers.RNN(cell) vs Keras's LSTM/GRU on that backend); `--backend tensorflow` is this
+sweep.
 
 Every configuration (cell, batch B, timesteps T, input I, units H) is timed along these
 paths, inference (`model(x, training=False)`) and training step (forward, backward and an
@@ -56,6 +62,17 @@ Keras versions), the arguments, every timed row, the ratios and the named-point 
 """
 
 import os
+import sys
+
+if __name__ == "__main__" and "--backend" in sys.argv:
+    _at = sys.argv.index("--backend")
+    _backend = sys.argv[_at + 1] if _at + 1 < len(sys.argv) else None
+    if _backend in ("jax", "torch"):
+        from benchmarks import backends
+
+        backends.main(sys.argv[1:])
+        raise SystemExit(0)
+    del sys.argv[_at:_at + 2]  # tensorflow: this sweep
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -67,7 +84,6 @@ import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 

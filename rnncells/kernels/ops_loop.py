@@ -9,6 +9,8 @@ zero_output_for_mask) -> (last_output, outputs, final_states)`, with the semanti
   `cell.recur` once per step: `jax.lax.scan` on JAX (XLA compiles the loop with the rest of
   the train step, which Keras jit-compiles on JAX, and differentiates it), a Python loop on
   PyTorch (autograd differentiates it). `unroll` (JAX) unrolls that many steps per iteration.
+  On a JAX CPU the projection stays inside the loop (`hoist`): XLA's CPU matmul of the whole
+  sequence measured slower than the per-step ones (docs/performance.md, "Backends").
 - `run_linear_scan`: cells whose recurrence is linear in the state
   (`h_t = a_t * h_{t-1} + b_t`, `scan_coefficients`): an associative scan over time
   (`keras.ops.associative_scan`, parallel on JAX).
@@ -99,13 +101,33 @@ def _outputs(outputs_tm, last_output, return_sequences):
     return ops.expand_dims(last_output, 1)
 
 
+def hoists_projection(cell):
+    """Whether `run_sequence` projects the whole sequence before its loop: everywhere but on
+    a JAX CPU (measured slower there), and always for a cell whose `project` draws random
+    numbers of its own or depends on the step (`FusedSpec.batchable` False, e.g. Zoneout:
+    a draw inside `lax.scan` could not leave it)."""
+    spec = fused_spec_of(cell)
+    if not spec.batchable or spec.project_start_step or _backend.name() != "jax":
+        return True
+    import jax
+
+    return jax.default_backend() != "cpu"
+
+
 def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
-                 training=False, return_sequences=True, zero_output_for_mask=False, unroll=1):
+                 training=False, return_sequences=True, zero_output_for_mask=False, unroll=1,
+                 hoist="auto"):
     """`cell.project` on the whole sequence, then `cell.recur` per step (see the module
-    docstring). Returns `(last_output (B, ...), outputs (B, T or 1, ...), final_states)`."""
+    docstring); `hoist=False` (or "auto" on a JAX CPU, `hoists_projection`) calls `project`
+    on each step inside the loop instead. Returns `(last_output (B, ...), outputs
+    (B, T or 1, ...), final_states)`."""
     sequences, mask = prepare(sequences, mask, go_backwards)
     states = [ops.convert_to_tensor(s) for s in initial_states]
-    if fused_spec_of(cell).project_start_step:
+    if hoist == "auto":
+        hoist = hoists_projection(cell)
+    if not hoist:
+        projected = sequences
+    elif fused_spec_of(cell).project_start_step:
         start = ops.cast(ops.reshape(states[-1], (-1,))[0], "int32")
         projected = cell.project(sequences, training=training, start_step=start)
     else:
@@ -119,6 +141,8 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
     def step(carry, x_t):
         states, prev_output = carry
         p_t = tree.pack_sequence_as(projected, list(x_t[:len(flat)]))
+        if not hoist:
+            p_t = cell.project(p_t, training=training)
         output, new_states = cell.recur(p_t, list(states), training=training)
         if not isinstance(new_states, (list, tuple)):
             new_states = [new_states]

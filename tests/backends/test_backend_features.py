@@ -175,3 +175,29 @@ def test_export_of_a_tensorflow_format_names_the_backend_to_use(tmp_path):
     model = _model(rnncells.FusedRNN(rnncells.LayerNormGRUCell(3)))
     with pytest.raises(ValueError, match="KERAS_BACKEND=tensorflow"):
         rnncells.export(model, tmp_path / "m.tflite", format="litert")
+
+
+def test_projection_inside_or_before_the_loop_gives_the_same_numbers():
+    """`ops_loop.run_sequence` with the projection hoisted (GPUs, PyTorch) and inside the loop
+    (a JAX CPU): outputs and input gradients agree; Zoneout always hoists (its draws)."""
+    from rnncells.diagnostics.autodiff import input_gradient
+    from rnncells.kernels import ops_loop
+
+    cell = rnncells.LayerNormGRUCell(4)
+    layer = keras.layers.RNN(cell)
+    x = _x()
+    layer(x)
+    states = [keras.ops.zeros((4, 4))]
+    results = []
+    for hoist in (True, False):
+        def loss(inputs, hoist=hoist):
+            _, outputs, _ = ops_loop.run_sequence(cell, inputs, states, hoist=hoist)
+            return keras.ops.sum(outputs * keras.ops.arange(4, dtype="float32")), outputs
+        outputs, grad = input_gradient(loss, x)
+        results.append((keras.ops.convert_to_numpy(outputs), keras.ops.convert_to_numpy(grad)))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    zoneout = rnncells.Zoneout(rnncells.LayerNormGRUCell(4), rate=0.2)
+    assert ops_loop.hoists_projection(zoneout)
+    expected = keras.backend.backend() != "jax"  # on this CPU: JAX keeps it in the loop
+    assert ops_loop.hoists_projection(cell) is expected

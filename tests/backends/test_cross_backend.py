@@ -70,9 +70,8 @@ def test_same_numbers_as_tensorflow(name, tf_reference):
     expected = reference[name]
     result, _ = cases.measure(name, weights=expected["weights"])
     np.testing.assert_allclose(result["predict"], expected["predict"], **FORWARD)
-    if "train_output" not in result:
+    if "gradients" not in result:
         return
-    np.testing.assert_allclose(result["train_output"], expected["train_output"], **FORWARD)
     _compare(result["gradients"], expected["gradients"], TRAINED, "gradient")
     _compare(result["fitted"], expected["fitted"], TRAINED, "weight after fit")
 

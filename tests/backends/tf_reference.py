@@ -26,6 +26,7 @@ def main(argv):
     mode, directory = argv[0], pathlib.Path(argv[1])
     assert keras.backend.backend() == "tensorflow"
     if mode == "measure":
+        directory.mkdir(parents=True, exist_ok=True)
         reference = {}
         for name in cases.CASES:
             reference[name], model = cases.measure(name)
