@@ -212,7 +212,13 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
             # Running statistics (batch norm) have their own kernel, the only route that
             # keeps masked entries out of the statistics; unmasked, the table may prefer the
             # per-step loop (the same numbers).
-            if self.use_fused is True or mask is not None:
+            if self.use_fused is True or (mask is not None and _backend.is_tensorflow()):
+                return Plan("statistics")
+            if not training and not _backend.is_tensorflow():
+                # Inference updates nothing: keras.layers.RNN's loop (masks included) gives
+                # the same numbers and measured faster on JAX (benchmarks.backends).
+                return Plan("per_step")
+            if mask is not None:
                 return Plan("statistics")
             route = self._measured_route(sequences, training)
             return Plan("per_step" if route == "per_step" else "statistics")
