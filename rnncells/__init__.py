@@ -5,6 +5,7 @@ from rnncells._backend import require_supported_backend
 require_supported_backend()
 
 from rnncells import activations, diagnostics, initializers  # noqa: E402
+from rnncells.cells.base import FusedSpec, RecurrentCell  # noqa: E402
 from rnncells.cells.batch_norm import BatchNormGRUCell, BatchNormLSTMCell  # noqa: E402
 from rnncells.cells.conv import ConvGRUCell, ConvLSTMCell  # noqa: E402
 from rnncells.cells.esn import ESNCell, ESNRecurrentInitializer  # noqa: E402
@@ -49,6 +50,7 @@ __all__ = [
     "ESNCell",
     "ESNRecurrentInitializer",
     "FusedRNN",
+    "FusedSpec",
     "IndRNNCell",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
@@ -58,6 +60,7 @@ __all__ = [
     "MinLSTMCell",
     "NASCell",
     "PeepholeLSTMCell",
+    "RecurrentCell",
     "Zoneout",
     "activations",
     "diagnostics",

@@ -201,3 +201,25 @@ def test_projection_inside_or_before_the_loop_gives_the_same_numbers():
     assert ops_loop.hoists_projection(zoneout)
     expected = keras.backend.backend() != "jax"  # on this CPU: JAX keeps it in the loop
     assert ops_loop.hoists_projection(cell) is expected
+
+
+def test_a_users_cell_on_the_public_protocol_runs_fused_with_rnn_numbers():
+    from rnncells.diagnostics.autodiff import input_gradient
+    from tests.user_cell import LayerNormIndRNN
+
+    x = _x()
+    fused = rnncells.FusedRNN(LayerNormIndRNN(5), return_sequences=True, use_fused=True)
+    fused(x)
+    rnn = keras.layers.RNN(LayerNormIndRNN(5), return_sequences=True)
+    rnn(x)
+    rnn.set_weights(fused.get_weights())
+    results = []
+    for layer in (fused, rnn):
+        def loss(inputs, layer=layer):
+            y = layer(inputs)
+            return keras.ops.sum(y * keras.ops.arange(5, dtype="float32")), y
+        y, grad = input_gradient(loss, x)
+        results.append((keras.ops.convert_to_numpy(y), keras.ops.convert_to_numpy(grad)))
+    assert fused.last_plan.route == "loop"
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
