@@ -98,6 +98,8 @@ def export(model, filepath, format="litert", verbose=False, **kwargs):
                 f"{_backend.name()!r} backend, where `export` writes 'onnx' only (Keras's own "
                 "model.export). Save the model (`model.save('model.keras')`), load it under "
                 f"KERAS_BACKEND=tensorflow and export it there for {format!r}.")
+        if kwargs.get("input_signature") is None:
+            kwargs["input_signature"] = input_signature(model)
         model.export(str(filepath), format=format, verbose=verbose, **kwargs)
         return filepath
     from rnncells.kernels.export_loop import exporting
@@ -147,6 +149,9 @@ def input_signature(model):
     inputs = getattr(model, "inputs", None)
     if not inputs:
         return None
+    if not _backend.is_tensorflow():
+        specs = [keras.InputSpec(shape=x.shape, dtype=x.dtype) for x in inputs]
+        return specs if len(specs) == 1 else [specs]
     import tensorflow as tf
 
     specs = [tf.TensorSpec(x.shape, x.dtype, name=x.name) for x in inputs]

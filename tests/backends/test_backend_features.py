@@ -177,6 +177,18 @@ def test_export_of_a_tensorflow_format_names_the_backend_to_use(tmp_path):
         rnncells.export(model, tmp_path / "m.tflite", format="litert")
 
 
+@pytest.mark.skipif(keras.backend.backend() != "torch",
+                    reason="Keras's ONNX export on JAX goes through TensorFlow (jax2tf)")
+def test_onnx_export_on_torch_runs_in_onnxruntime(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = _model(rnncells.FusedRNN(rnncells.LayerNormGRUCell(3), return_sequences=True))
+    x = _x()
+    path = rnncells.export(model, tmp_path / "m.onnx", format="onnx")
+    session = onnxruntime.InferenceSession(str(path))
+    y = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(y, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
 def test_projection_inside_or_before_the_loop_gives_the_same_numbers():
     """`ops_loop.run_sequence` with the projection hoisted (GPUs, PyTorch) and inside the loop
     (a JAX CPU): outputs and input gradients agree; Zoneout always hoists (its draws)."""
