@@ -1,7 +1,9 @@
-"""Package-level behaviour: the public API, and a clear error without TensorFlow."""
+"""Package-level behaviour: the public API, and a clear error where the backend is missing."""
 
 import subprocess
 import sys
+
+import pytest
 
 import rnncells
 
@@ -11,37 +13,32 @@ def test_public_api_is_exported():
         assert getattr(rnncells, name) is not None
 
 
-def test_import_without_tensorflow_names_what_to_install():
-    code = (
-        "import sys, importlib.util\n"
-        "real = importlib.util.find_spec\n"
-        "importlib.util.find_spec = lambda n, *a: None if n == 'tensorflow' else real(n, *a)\n"
-        "import rnncells\n"
-    )
+def _import_error(backend, hidden=None):
+    """stderr of `import rnncells` in a new process on `backend`, with the package `hidden`
+    made invisible to `importlib.util.find_spec` (as when it is not installed)."""
+    code = f"import os, importlib.util\nos.environ['KERAS_BACKEND'] = {backend!r}\n"
+    if hidden:
+        code += ("real = importlib.util.find_spec\n"
+                 f"importlib.util.find_spec = lambda n, *a: None if n == {hidden!r} "
+                 "else real(n, *a)\n")
+    code += "import rnncells\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode != 0
-    assert "rnncells[cpu]" in result.stderr and "tensorflow[and-cuda]" in result.stderr
+    return result.stderr
+
+
+def test_import_without_tensorflow_names_what_to_install():
+    stderr = _import_error("tensorflow", hidden="tensorflow")
+    assert "rnncells[cpu]" in stderr and "tensorflow[and-cuda]" in stderr
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_import_on_a_backend_whose_package_is_missing_names_the_extra(backend):
+    assert f"rnncells[{backend}]" in _import_error(backend, hidden=backend)
 
 
 def test_import_with_another_keras_backend_is_refused():
-    code = "import os; os.environ['KERAS_BACKEND'] = 'numpy'\nimport rnncells\n"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode != 0
-    assert "KERAS_BACKEND" in result.stderr
-    assert all(name in result.stderr for name in ("'tensorflow'", "'jax'", "'torch'"))
-
-
-def test_import_on_a_backend_whose_package_is_missing_names_the_extra():
-    code = (
-        "import os, sys, importlib.util\n"
-        "os.environ['KERAS_BACKEND'] = 'jax'\n"
-        "real = importlib.util.find_spec\n"
-        "importlib.util.find_spec = lambda n, *a: None if n == 'jax' else real(n, *a)\n"
-        "import rnncells\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode != 0
-    assert "rnncells[jax]" in result.stderr
+    stderr = _import_error("numpy")
+    assert "KERAS_BACKEND" in stderr
+    assert all(name in stderr for name in ("'tensorflow'", "'jax'", "'torch'"))
