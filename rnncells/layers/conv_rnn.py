@@ -54,6 +54,15 @@ class ConvRNN(CheckedInitialState, keras.layers.RNN):
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not _backend.is_tensorflow():
+            if mask is not None and keras.backend.backend() == "jax" and not self.unroll:
+                # Keras's JAX loop reduces the step mask to (batch, 1) and broadcasts it
+                # against the states, which fails for (batch, rows, ..., filters) states:
+                # give it one singleton axis per state axis instead.
+                states = initial_state if isinstance(initial_state, (list, tuple)) else [
+                    initial_state]
+                rank = max(len(s.shape) for s in states)
+                mask = keras.ops.reshape(mask, (*keras.ops.shape(mask)[:2],
+                                                *([1] * (rank - 1))))
             return super().inner_loop(sequences, initial_state, mask, training=training)
         from rnncells.kernels import export_loop
 

@@ -235,3 +235,30 @@ def test_a_users_cell_on_the_public_protocol_runs_fused_with_rnn_numbers():
     assert fused.last_plan.route == "loop"
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_check_cell_passes_a_user_cell():
+    from rnncells.testing import check_cell
+    from tests.user_cell import LayerNormIndRNN
+
+    report = check_cell(lambda: LayerNormIndRNN(3), max_examples=2)
+    assert report.passed and report.backend == keras.backend.backend()
+    assert report.skipped == ["memory"]
+
+
+def test_check_cell_masking_and_fused_equality_on_a_conv_cell():
+    # masks on convolutional states: Keras's JAX loop needs one mask axis per state axis
+    from rnncells.testing import check_cell
+
+    report = check_cell(lambda: rnncells.ConvGRUCell(1, 2, 3, padding="same"), (4, 3),
+                        max_examples=2, properties=["masking", "fused_equals_rnn"])
+    assert report["masking"].passed and report["fused_equals_rnn"].passed
+
+
+def test_check_cell_catches_a_batch_statistics_mutant():
+    from rnncells.testing import check_cell
+    from tests.testing.broken_cells import BatchStatisticsCell
+
+    with pytest.raises(AssertionError, match="property 'batch_independence'"):
+        check_cell(lambda: BatchStatisticsCell(3), properties=["batch_independence"],
+                   max_examples=2)
