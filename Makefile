@@ -10,8 +10,10 @@ TORCH ?= torch==2.13.0
 # TensorFlow's numbers for the cross-backend suite, written once per `make test` and read by
 # the JAX and the PyTorch runs.
 TF_REFERENCE := .test-reference
+# Where `make test` builds the documentation site to check it (a broken link fails).
+DOCS_CHECK := .test-site
 
-.PHONY: demo test lint bench mutants dist clean
+.PHONY: demo test docs docs-serve bench mutants dist clean
 
 $(VENV)/.installed-%: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +30,7 @@ demo: $(VENV)/.installed-demo
 BACKEND_TESTS := tests/backends tests/test_legacy_files.py
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check rnncells tests benchmarks examples scripts
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir $(DOCS_CHECK)
 	rm -rf $(TF_REFERENCE)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci -n 2
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tests.backends.tf_reference measure $(TF_REFERENCE)
@@ -35,6 +38,14 @@ test: $(VENV)/.installed-test
 		--hypothesis-profile=ci -n 2 $(BACKEND_TESTS)
 	RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=torch $(PY) -m pytest -p no:cacheprovider \
 		--hypothesis-profile=ci $(BACKEND_TESTS)
+
+# The documentation site (docs/, mkdocs.yml) into site/, in strict mode: a broken link, a
+# missing page or an API name that does not resolve fails the build.
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+docs-serve: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
 
 # Mutation testing: a kept list of one-line source mutations (tests/mutants/run.py), each run
 # against its test files in a temporary copy; prints which mutants survive (~10-15 minutes).
@@ -52,4 +63,4 @@ dist: $(VENV)/.installed-test
 	$(PY) -m twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info $(TF_REFERENCE)
+	rm -rf $(VENV) build dist site *.egg-info $(TF_REFERENCE) $(DOCS_CHECK)

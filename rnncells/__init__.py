@@ -33,7 +33,7 @@ from rnncells.layers.fused_rnn import FusedRNN  # noqa: E402
 from rnncells.streaming import streaming_model  # noqa: E402
 from rnncells.torch_import import from_torch  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BatchNormGRUCell",

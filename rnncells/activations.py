@@ -18,7 +18,7 @@ class LeakyReLU:
     Args:
         negative_slope: slope for x < 0, a number >= 0 (default 0.2, Keras's default).
 
-    Example:
+    Examples:
         >>> cell = rnncells.IndRNNCell(8, activation=rnncells.activations.LeakyReLU(0.05))
     """
 

@@ -82,7 +82,7 @@ def export(model, filepath, format="litert", verbose=False, **kwargs):
             "tf_saved_model" on the JAX or PyTorch backend.
         ImportError: format "onnx" without tf2onnx/onnx (the `rnncells[export]` extra).
 
-    Example:
+    Examples:
         >>> model = keras.Sequential([keras.Input((None, 3)),
         ...     rnncells.FusedRNN(rnncells.LayerNormLSTMCell(8), return_sequences=True)])
         >>> rnncells.export(model, "model.tflite")  # builtin LiteRT ops, any batch and T

@@ -40,7 +40,7 @@ class Chrono(keras.initializers.Initializer):
         gates: "lstm" (default) or "gru", the layout of the bias.
         seed: int (the same values at every call, as Keras's random initializers) or None.
 
-    Example:
+    Examples:
         >>> cell = keras.layers.LSTMCell(16, unit_forget_bias=False,
         ...                              bias_initializer=rnncells.initializers.Chrono(100))
     """
@@ -101,7 +101,7 @@ class IdentityRecurrent(keras.initializers.Initializer):
     Args:
         gain: multiplier of the identity, a number (default 1.0).
 
-    Example:
+    Examples:
         >>> cell = keras.layers.SimpleRNNCell(32, activation="relu",
         ...                                   recurrent_initializer=IdentityRecurrent(1.0))
     """

@@ -137,7 +137,7 @@ def streaming_model(model):
         ValueError: an unbuilt model, or a layer that cannot run one step at a time (the
             message names it and says why).
 
-    Example:
+    Examples:
         >>> model = keras.Sequential([keras.Input((None, 3)), rnncells.FusedRNN(
         ...     rnncells.LayerNormLSTMCell(8), return_sequences=True), keras.layers.Dense(2)])
         >>> step = rnncells.streaming_model(model)

@@ -210,7 +210,7 @@ def from_torch(module, return_sequences=True, name=None):
             nonlinearity, or if `return_sequences` is not a bool or `name` not a string.
         ImportError: if PyTorch is not installed.
 
-    Example:
+    Examples:
         >>> import numpy as np, torch
         >>> lstm = torch.nn.LSTM(4, 8, num_layers=2, bidirectional=True, batch_first=True)
         >>> model = from_torch(lstm.eval())

@@ -822,7 +822,7 @@ class BatchNormLSTMCell(BatchNormRecurrentCell):
         mask: optional (batch,) bool/0-1, False for padded rows of this step.
     Returns: (h', [h', c', step']).
 
-    Example:
+    Examples:
         >>> layer = keras.layers.RNN(rnncells.BatchNormLSTMCell(16), return_sequences=True)
         >>> layer(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 5, 16])
@@ -919,7 +919,7 @@ class BatchNormGRUCell(BatchNormRecurrentCell):
     Call arguments: inputs (batch, features); states [h (batch, units), step (batch, 1)];
     training; mask (batch,) or None. Returns: (h', [h', step']).
 
-    Example:
+    Examples:
         >>> keras.layers.RNN(rnncells.BatchNormGRUCell(8))(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 8])
     """

@@ -374,7 +374,7 @@ class ConvLSTMCell(ConvRecurrentCell):
     `rnncells.ConvLSTM2D`, ...): `keras.layers.RNN` computes symbolic output shapes for flat
     states only, so it runs a convolutional cell on tensors but not on `keras.Input`.
 
-    Example:
+    Examples:
         >>> cell = rnncells.ConvLSTMCell(2, filters=4, kernel_size=3, padding="same")
         >>> keras.layers.RNN(cell)(np.zeros((2, 5, 8, 8, 3), "float32")).shape
         TensorShape([2, 8, 8, 4])
@@ -427,7 +427,7 @@ class ConvGRUCell(ConvRecurrentCell):
     Call arguments: inputs, one step as for ConvLSTMCell; states [h]; training.
     Returns: (h', [h']).
 
-    Example:
+    Examples:
         >>> cell = rnncells.ConvGRUCell(1, filters=4, kernel_size=3)
         >>> keras.layers.RNN(cell)(np.zeros((2, 5, 10, 3), "float32")).shape
         TensorShape([2, 8, 4])

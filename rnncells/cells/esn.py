@@ -34,7 +34,7 @@ class ESNRecurrentInitializer(keras.initializers.Initializer):
         base_initializer: draws W before the mask (default "glorot_uniform").
         seed: int seed for the connectivity mask (default None: Keras's global seed).
 
-    Example:
+    Examples:
         >>> w = rnncells.ESNRecurrentInitializer(connectivity=0.5)((8, 8))
         >>> float(np.max(np.abs(np.linalg.eigvals(w))))  # doctest: +SKIP
         0.9
@@ -120,7 +120,7 @@ class ESNCell(KernelRecurrentCell):
         training: bool (dropout).
     Returns: (h', h'), or (h', [h']) for states `[h]`.
 
-    Example:
+    Examples:
         >>> keras.layers.RNN(rnncells.ESNCell(10))(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 10])
     """

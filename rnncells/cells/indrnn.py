@@ -63,7 +63,7 @@ class MagnitudeBound(keras.constraints.Constraint):
         max_abs: upper bound of |w|, a number > 0, or None for no upper bound (default None).
         min_abs: lower bound of |w|, a number >= 0 and <= max_abs (default 0).
 
-    Example:
+    Examples:
         >>> MagnitudeBound.for_steps(1000).max_abs  # 2 ** (1 / 1000)
         1.000693387...
     """
@@ -154,7 +154,7 @@ class IndRNNCell(KernelRecurrentCell):
     Call arguments: inputs (batch, features); states [h (batch, units)]; training.
     Returns: (h', [h']).
 
-    Example:
+    Examples:
         >>> cell = rnncells.IndRNNCell(8, max_steps=1000)
         >>> keras.layers.RNN(cell)(np.zeros((2, 1000, 3), "float32")).shape
         TensorShape([2, 8])

@@ -164,7 +164,7 @@ class LayerNormLSTMCell(LegacyNormWeightsLoader, DenseLSTMCell):
         training: bool, enables dropout.
     Returns: (h', [h', c']).
 
-    Example:
+    Examples:
         >>> layer = keras.layers.RNN(rnncells.LayerNormLSTMCell(16), return_sequences=True)
         >>> layer(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 5, 16])
@@ -270,7 +270,7 @@ class LayerNormGRUCell(LegacyNormWeightsLoader, DenseRecurrentCell):
     Call arguments: inputs (batch, features); states [h (batch, units)]; training.
     Returns: (h', [h']).
 
-    Example:
+    Examples:
         >>> keras.layers.RNN(rnncells.LayerNormGRUCell(8))(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 8])
     """
@@ -464,7 +464,7 @@ class LayerNormSimpleRNNCell(LegacyNormWeightsLoader, DenseRecurrentCell):
     Call arguments: inputs (batch, features); states [h (batch, units)]; training.
     Returns: (h', [h']).
 
-    Example:
+    Examples:
         >>> keras.layers.RNN(rnncells.LayerNormSimpleRNNCell(4))(np.zeros((2, 5, 3))).shape
         TensorShape([2, 4])
     """

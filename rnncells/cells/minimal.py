@@ -122,7 +122,7 @@ class MinGRUCell(MinimalRecurrentCell):
     Call arguments: inputs (batch, features); states [h (batch, units)]; training.
     Returns: (h, [h]).
 
-    Example:
+    Examples:
         >>> layer = keras.layers.RNN(rnncells.MinGRUCell(8), return_sequences=True)
         >>> layer(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 5, 8])
@@ -161,7 +161,7 @@ class MinLSTMCell(MinimalRecurrentCell):
     Call arguments: inputs (batch, features); states [h (batch, units)]; training.
     Returns: (h, [h]).
 
-    Example:
+    Examples:
         >>> layer = keras.layers.RNN(rnncells.MinLSTMCell(8))
         >>> layer(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 8])

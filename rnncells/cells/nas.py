@@ -49,7 +49,7 @@ class NASCell(DenseRecurrentCell):
         training: bool, enables dropout and DropConnect.
     Returns: (m', [c', m']).
 
-    Example:
+    Examples:
         >>> layer = keras.layers.RNN(rnncells.NASCell(4, projection=3), return_state=True)
         >>> [t.shape for t in layer(np.zeros((2, 5, 6), "float32"))]
         [TensorShape([2, 3]), TensorShape([2, 4]), TensorShape([2, 3])]

@@ -55,7 +55,7 @@ class PeepholeLSTMCell(DenseLSTMCell):
         training: bool, enables dropout and DropConnect.
     Returns: (h', [h', c']).
 
-    Example:
+    Examples:
         >>> layer = keras.layers.RNN(rnncells.PeepholeLSTMCell(16), return_sequences=True)
         >>> layer(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 5, 16])

@@ -54,7 +54,7 @@ class Zoneout(RecurrentCell):
     Call arguments: those of the inner cell (inputs, states, training).
     Returns: (output, new_states) with the inner cell's shapes.
 
-    Example:
+    Examples:
         >>> cell = rnncells.Zoneout(rnncells.PeepholeLSTMCell(8), rate=[0.05, 0.5])
         >>> keras.layers.RNN(cell)(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 8])

@@ -71,7 +71,7 @@ def check_batch_invariance(model, x, batch_size=None, shuffles=2, seed=0, atol=1
     Returns:
         A `BatchInvariance` (truthy when passed).
 
-    Example:
+    Examples:
         >>> report = check_batch_invariance(model, x_val[:32])
         >>> assert report.passed, report
     """

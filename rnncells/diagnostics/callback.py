@@ -69,7 +69,7 @@ class GradientHealth(keras.callbacks.Callback):
         warn: emit `GradientHealthWarning`s (default True).
         prefix: prefix of the log keys (default "").
 
-    Example:
+    Examples:
         >>> health = GradientHealth(x_train[:8], y_train[:8], stop_on=("nan", "exploding"))
         >>> model.fit(x_train, y_train, callbacks=[health, keras.callbacks.TensorBoard(logdir)])
         >>> health.stopped_reason

@@ -100,7 +100,7 @@ def gradient_flow(layer_or_model, inputs, loss="last", initial_state=None,
     Returns:
         A `GradientFlow`.
 
-    Example:
+    Examples:
         >>> flow = gradient_flow(keras.layers.LSTM(16), np.random.randn(4, 200, 3))
         >>> flow.verdict, flow.state_grad_norms.shape
         ('vanishing', (200,))

@@ -117,7 +117,7 @@ def train_inference_gap(model, x, threshold=0.25):
         A `TrainInferenceGap` (truthy when the modes agree). Dropout layers (and cells with
         dropout) also differ between the modes by design; their entries show it.
 
-    Example:
+    Examples:
         >>> gap = train_inference_gap(model, x_train[:64])
         >>> print(gap)               # names the layer that disagrees
         >>> gap.layers["rnn"]

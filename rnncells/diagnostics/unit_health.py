@@ -105,7 +105,7 @@ def unit_health(layer_or_model, inputs, threshold=0.01, initial_state=None):
     Returns:
         A `UnitHealth`.
 
-    Example:
+    Examples:
         >>> health = unit_health(model, x_val[:16])   # model with an RNN layer
         >>> health.dead_fraction, health.saturated_fraction, health.sites[0]["function"]
     """

@@ -59,7 +59,7 @@ def linear_scan(a, b, h0, reverse=False, algorithm="auto"):
     Returns:
         (batch, T, *state_shape): `h_1 ... h_T` (h0 not included), in the dtype of `a`.
 
-    Example:
+    Examples:
         >>> a = tf.fill((2, 5, 3), 0.5); b = tf.ones((2, 5, 3)); h0 = tf.zeros((2, 3))
         >>> linear_scan(a, b, h0)[0, :, 0].numpy()   # 1, 1.5, 1.75, 1.875, 1.9375
     """

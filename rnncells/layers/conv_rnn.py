@@ -39,7 +39,7 @@ class ConvRNN(CheckedInitialState, keras.layers.RNN):
     Call arguments: sequences (batch, time, *step_shape); initial_state; mask
     (batch, time); training.
 
-    Example:
+    Examples:
         >>> layer = rnncells.ConvRNN(rnncells.ConvGRUCell(2, 4, 3), return_sequences=True)
         >>> inputs = keras.Input((5, 8, 8, 3))
         >>> layer(inputs).shape
@@ -126,7 +126,7 @@ class ConvGRU1D(_ConvSequence):
     A `ConvRNN` over `ConvGRUCell(rank=1, ...)` (h' = z * h + (1 - z) * act(x_h + r * h_h)).
     Arguments, call arguments and config: see `ConvGRU2D`.
 
-    Example:
+    Examples:
         >>> rnncells.ConvGRU1D(4, 3)(np.zeros((2, 5, 8, 3), "float32")).shape
         TensorShape([2, 6, 4])
     """
@@ -165,7 +165,7 @@ class ConvGRU2D(_ConvSequence):
     The config is flat (cell and layer arguments together, as Keras's ConvLSTM2D); the cell's
     arguments read through the layer (`layer.filters`, ...).
 
-    Example:
+    Examples:
         >>> layer = rnncells.ConvGRU2D(4, 3, padding="same", return_sequences=True)
         >>> layer(np.zeros((2, 5, 8, 8, 3), "float32")).shape
         TensorShape([2, 5, 8, 8, 4])
@@ -182,7 +182,7 @@ class ConvGRU3D(_ConvSequence):
     A `ConvRNN` over `ConvGRUCell(rank=3, ...)`. Arguments, call arguments and config: see
     `ConvGRU2D`.
 
-    Example:
+    Examples:
         >>> rnncells.ConvGRU3D(4, 3)(np.zeros((2, 5, 4, 4, 4, 3), "float32")).shape
         TensorShape([2, 2, 2, 2, 4])
     """
@@ -199,7 +199,7 @@ class ConvLSTM1D(_ConvSequence):
     and weights as Keras's ConvLSTM1D. Arguments as `ConvGRU2D` plus `unit_forget_bias`
     (default True).
 
-    Example:
+    Examples:
         >>> rnncells.ConvLSTM1D(4, 3)(np.zeros((2, 5, 8, 3), "float32")).shape
         TensorShape([2, 6, 4])
     """
@@ -216,7 +216,7 @@ class ConvLSTM2D(_ConvSequence):
     and weights as Keras's ConvLSTM2D. Arguments as `ConvGRU2D` plus `unit_forget_bias`
     (default True).
 
-    Example:
+    Examples:
         >>> rnncells.ConvLSTM2D(4, 3)(np.zeros((2, 5, 8, 8, 3), "float32")).shape
         TensorShape([2, 6, 6, 4])
     """
@@ -233,7 +233,7 @@ class ConvLSTM3D(_ConvSequence):
     and weights as Keras's ConvLSTM3D. Arguments as `ConvGRU2D` plus `unit_forget_bias`
     (default True).
 
-    Example:
+    Examples:
         >>> rnncells.ConvLSTM3D(4, 3)(np.zeros((2, 5, 4, 4, 4, 3), "float32")).shape
         TensorShape([2, 2, 2, 2, 4])
     """

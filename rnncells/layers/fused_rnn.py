@@ -124,7 +124,7 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
         mask: boolean (batch, timesteps), optional (or from Keras masking).
         training: bool, for dropout / normalization.
 
-    Example:
+    Examples:
         >>> layer = rnncells.FusedRNN(rnncells.LayerNormLSTMCell(16), return_sequences=True)
         >>> layer(np.zeros((2, 5, 3), "float32")).shape
         TensorShape([2, 5, 16])

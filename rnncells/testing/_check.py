@@ -602,7 +602,7 @@ def check_cell(make_cell, step_shape=(3,), *, max_steps=40, max_batch=3,
         AssertionError: a property fails; the message names it, says by how much, and gives
             the smallest failing input Hypothesis found.
 
-    Example:
+    Examples:
         >>> report = check_cell(lambda: rnncells.IndRNNCell(4), expect_memory=False)
         >>> report.passed
         True
