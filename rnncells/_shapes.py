@@ -62,6 +62,33 @@ def check_initial_state(initial_state, state_size, owner):
     )
 
 
+def check_sequences(sequences, initial_state, owner):
+    """Raise ValueError for a sequence batch no recurrent loop can run: 0 time steps, or an
+    `initial_state` whose batch differs from the sequences'. Unknown (None) dims pass
+    (a traced function with free shapes is checked by the backend)."""
+    shape = _static_shape(sequences)
+    if shape is None or len(shape) < 3:
+        return
+    batch, steps = shape[0], shape[1]
+    if steps == 0:
+        raise ValueError(
+            f"Invalid value for argument `sequences` of {owner}: it has 0 time steps (shape "
+            f"{_describe(shape)}); a recurrent layer needs at least one step. Drop empty "
+            "sequences, or pad them to length >= 1 and mask the padding.")
+    if initial_state is None or batch is None:
+        return
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [
+        initial_state]
+    for index, state in enumerate(states):
+        state_shape = _static_shape(state)
+        if state_shape and state_shape[0] is not None and state_shape[0] != batch:
+            raise ValueError(
+                f"Invalid value for argument `initial_state` of {owner}: state {index} has "
+                f"batch size {state_shape[0]} (shape {_describe(state_shape)}) but the "
+                f"sequences have batch size {batch}; give one initial state row per "
+                "sequence.")
+
+
 def rnn_output_shape(layer, sequences_shape):
     """Symbolic output shape(s) of a `keras.layers.RNN`-like `layer` over `(B, T, *step)`.
 
