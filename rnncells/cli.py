@@ -43,6 +43,27 @@ def add_diagnose_parser(subparsers):
     return parser
 
 
+def buildable_cells():
+    """The rnncells cells `--cell` can build from `units` alone (the base class, wrappers
+    and the convolutional cells, which need more arguments, are left out)."""
+    import rnncells
+    from rnncells.cells.base import RecurrentCell
+
+    names = []
+    for name in rnncells.__all__:
+        cls = getattr(rnncells, name)
+        if not (isinstance(cls, type) and issubclass(cls, RecurrentCell)) or (
+                cls is RecurrentCell):
+            continue
+        required = [p for p in list(inspect.signature(cls).parameters.values())[1:]
+                    if p.default is inspect.Parameter.empty
+                    and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        first = next(iter(inspect.signature(cls).parameters), None)
+        if first == "units" and not required:
+            names.append(name)
+    return sorted(names)
+
+
 def resolve_cell(name, units):
     """Build the cell called `name` with `units` units (rnncells class or Keras name)."""
     import keras
@@ -53,9 +74,8 @@ def resolve_cell(name, units):
     if name in KERAS_CELLS:
         return getattr(keras.layers, KERAS_CELLS[name])(units)
     cls = getattr(rnncells, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, RecurrentCell)):
-        known = sorted(n for n in rnncells.__all__ if isinstance(getattr(rnncells, n), type)
-                       and issubclass(getattr(rnncells, n), RecurrentCell))
+    if not (isinstance(cls, type) and issubclass(cls, RecurrentCell)) or cls is RecurrentCell:
+        known = buildable_cells()
         raise ValueError(
             f"Invalid value for argument `--cell`: expected an rnncells cell ({', '.join(known)}) "
             f"or one of {', '.join(sorted(set(KERAS_CELLS)))}; received {name!r}.")

@@ -109,6 +109,12 @@ def _layers_in_order(model):
                          f"received model {model.name!r} with {len(model.inputs)} inputs "
                          f"and {len(model.outputs)} outputs.")
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    for layer in layers:  # before the chain check: a mask makes the next layer look unchained
+        if isinstance(layer, keras.layers.Masking):
+            raise _error(layer, "a streaming model takes one real step per call, so there is "
+                                "no padding to mask. Build the same model without Masking "
+                                "(copy the weights with `set_weights`), and do not call the "
+                                "step model for padded steps")
     previous = model.inputs[0]
     for layer in layers:  # a chain: each layer reads the previous layer's output
         if layer.input is not previous:

@@ -40,12 +40,22 @@ def find_recurrent_cell(layer_or_model):
     with a `cell` attribute (`keras.layers.RNN`, `LSTM`, `GRU`, `SimpleRNN`, rnncells'
     `FusedRNN`). In a model the first such layer (depth first) is used.
     """
+    if isinstance(layer_or_model, keras.layers.Bidirectional):
+        name = layer_or_model.name
+        raise ValueError(
+            f"Invalid value for argument `layer_or_model`: the Bidirectional layer {name!r} "
+            "runs two RNN layers, one of them over the reversed sequence, so it has no single "
+            "per-step gradient. Pass one direction with the inputs that layer receives, e.g. "
+            f"`layer = model.get_layer({name!r}).forward_layer` (or `.backward_layer`, which "
+            "reads the sequence reversed).")
     cell = getattr(layer_or_model, "cell", None)
     if cell is not None and hasattr(cell, "state_size"):
         return cell, layer_or_model
     if hasattr(layer_or_model, "state_size") and hasattr(layer_or_model, "call"):
         return layer_or_model, None
     for layer in getattr(layer_or_model, "layers", None) or []:
+        if isinstance(layer, keras.layers.Bidirectional):
+            find_recurrent_cell(layer)  # raises, naming the layer and what to pass instead
         try:
             return find_recurrent_cell(layer)
         except ValueError:

@@ -79,3 +79,14 @@ def test_echo_state_cell_with_its_bare_state(capsys):
                    "3", "--features", "2", "--batch-size", "1"])
     assert status == 0
     assert any(line.split()[:1] == ["ESNCell"] for line in capsys.readouterr().out.splitlines())
+
+
+def test_the_cells_listed_on_a_bad_name_are_the_ones_it_can_build():
+    with pytest.raises(ValueError, match="expected an rnncells cell") as caught:
+        resolve_cell("Foo", 4)
+    listed = caught.value.args[0].split("(")[1].split(")")[0].split(", ")
+    assert "LayerNormLSTMCell" in listed
+    for name in ("RecurrentCell", "Zoneout", "ConvGRUCell", "ConvLSTMCell"):
+        assert name not in listed
+    for name in listed:
+        assert resolve_cell(name, 4).state_size is not None  # every listed cell builds

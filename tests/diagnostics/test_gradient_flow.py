@@ -120,3 +120,12 @@ def test_decay_rate_edge_cases_and_bad_arguments():
         gradient_flow(keras.Sequential([keras.layers.Dense(2)]), x)
     with pytest.raises(ValueError, match="loss"):
         gradient_flow(cell, x, loss="mean")
+
+
+def test_a_bidirectional_model_names_the_layer_and_what_to_pass():
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.Bidirectional(
+        rnncells.FusedRNN(rnncells.LayerNormGRUCell(4)), name="both"), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="Bidirectional layer 'both'.*forward_layer"):
+        gradient_flow(model, np.zeros((2, 5, 3), "float32"))
+    forward = model.get_layer("both").forward_layer
+    assert gradient_flow(forward, np.ones((2, 5, 3), "float32")).verdict == "healthy"

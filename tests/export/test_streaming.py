@@ -115,3 +115,10 @@ def test_unbuilt_model_is_refused():
     model = keras.Sequential([rnncells.FusedRNN(rnncells.MinGRUCell(2))])
     with pytest.raises(ValueError, match="never built"):
         rnncells.streaming_model(model)
+
+
+def test_masking_is_named_as_the_layer_that_cannot_stream():
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.Masking(0.0, name="pad"),
+                              rnncells.FusedRNN(rnncells.MinGRUCell(2)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="layer 'pad' \\(Masking\\).*without Masking"):
+        rnncells.streaming_model(model)
