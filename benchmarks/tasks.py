@@ -5,6 +5,7 @@
     python -m benchmarks.tasks --task adding --timesteps 5000 --budget 3600
     python -m benchmarks.tasks --task copy --timesteps 100 --models IndRNN keras.LSTM
     python -m benchmarks.tasks --help
+    python -m benchmarks.tasks plot A.json B.json out.png   # one figure from result files
 
 Tasks (data from `rnncells.datasets.memory`, seeded with `numpy.random.default_rng`):
 
@@ -364,8 +365,21 @@ def plan(args):
     return out
 
 
+def replot(json_paths, png_path):
+    """One figure of the curves of several result files (docs/tasks_curves.png)."""
+    rows = []
+    for path in json_paths:
+        rows += json.loads(Path(path).read_text())["rows"]
+    plot(rows, png_path)
+    return rows
+
+
 def main(argv=None, print_fn=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "plot":  # python -m benchmarks.tasks plot A.json B.json out.png
+        replot(argv[1:-1], argv[-1])
+        return None
+    args = parse_args(argv)
 
     def say(line):
         (print_fn or (lambda s: print(s, flush=True)))(line)

@@ -51,3 +51,16 @@ def test_missing_seglearn_names_the_package(monkeypatch):
                         lambda name, *a: None if name == "seglearn" else real(name, *a))
     with pytest.raises(ImportError, match="pip install seglearn"):
         load_watch()
+
+
+def test_memory_tasks_are_exported_and_check_their_arguments():
+    from rnncells import datasets
+
+    x, y = datasets.adding_problem(3, 2, seed=0)  # the shortest: one marker in each step
+    np.testing.assert_array_equal(x[..., 1], 1.0)
+    np.testing.assert_allclose(y[:, 0], x[..., 0].sum(axis=1), rtol=1e-6)
+    with pytest.raises(ValueError, match="timesteps"):
+        datasets.adding_problem(3, 1)
+    with pytest.raises(ValueError, match="blank"):
+        datasets.copy_memory(3, 0)
+    assert datasets.sequential_digits is not None
