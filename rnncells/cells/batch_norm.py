@@ -104,6 +104,13 @@ LEGACY_COUNT = 2.0 ** 24
 
 
 
+class PaddingInStatisticsWarning(UserWarning):
+    """keras.layers.RNN trained a batch-norm cell on a step whose input row is all zeros, the
+    mark `keras.layers.Masking` leaves on padding; keras.layers.RNN does not pass its mask to
+    the cell, so without `mask_value` the padding enters the batch statistics (warned once per
+    cell)."""
+
+
 class NonFiniteStatisticsWarning(UserWarning):
     """A training batch gave NaN/inf batch statistics; their moving-statistics update was
     skipped (warned once per cell)."""
@@ -693,6 +700,28 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         local.open = False
         super().reset_dropout_mask()
 
+    def _warn_if_padding(self, inputs):
+        """Warn once when a row of this step's input is all zeros inside keras.layers.RNN in
+        training: what keras.layers.Masking makes of a padded step (it zeroes the step), whose
+        mask keras.layers.RNN does not pass to the cell."""
+        if getattr(self, "_warned_padding", False):
+            return
+
+        def warn():
+            if getattr(self, "_warned_padding", False):
+                return
+            self._warned_padding = True
+            warnings.warn(
+                f"{type(self).__name__} {self.name!r} is training inside keras.layers.RNN on a "
+                "step where a whole input row is 0, which is how keras.layers.Masking marks "
+                "padding. keras.layers.RNN does not pass its mask to the cell, so padded steps "
+                "enter the batch statistics. Use rnncells.FusedRNN(cell), which passes the "
+                "mask, or give the cell mask_value=0.0 (the Masking layer's mask_value).",
+                PaddingInStatisticsWarning, stacklevel=2)
+
+        zero_row = ops.any(ops.all(ops.equal(inputs, ops.zeros((), inputs.dtype)), axis=-1))
+        _backend.host_call_if(zero_row, warn)
+
     @staticmethod
     def _current_graph():
         return _backend.current_graph()
@@ -735,6 +764,9 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             # The statistics of the step's normalizations are applied together at the end
             # (a step with any non-finite statistics is skipped as a whole), or held back.
             local.collected = []
+            if training and mask is None and self.mask_value is None and getattr(
+                    local, "open", False):
+                self._warn_if_padding(inputs)
             mask = self.resolve_mask(inputs, mask)
             projected = self.project(inputs, training=training, start_step=states[-1],
                                      mask=mask)

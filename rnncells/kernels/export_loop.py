@@ -179,22 +179,29 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
     if blocked is None:  # ONNX: tf2onnx loses the rank of convolutions in a nested Loop
         fmt = export_format()
         blocked = fmt == "litert" or (fmt == "onnx" and len(out_shape) == 1)
-    if not return_sequences or not blocked:
-        outputs = tf.zeros(tf.concat([[steps if return_sequences else 1, batch], out_shape],
-                                     0), dtype)
+    if not return_sequences:
+        # Only the last output: no output buffer in the loop.
+        def last_body(t, prev_output, states):
+            output, states = advance(t, prev_output, states)
+            return t + 1, output, states
+
+        # No `maximum_iterations`: tf2onnx passed its int64 cast of `steps` (the ONNX trip
+        # count) where the body reads the int32 `steps` of the condition, a Loop onnxruntime
+        # refuses ("Tensor element type mismatch. 7 != 6"); the condition bounds the loop.
+        _, last_output, states = tf.while_loop(
+            lambda t, *_: t < steps, last_body, (tf.constant(0), prev_output, states))
+        return last_output, _time_major(last_output[None]), list(states)
+    if not blocked:
+        outputs = tf.zeros(tf.concat([[steps, batch], out_shape], 0), dtype)
 
         def body(t, prev_output, states, outputs):
             output, states = advance(t, prev_output, states)
-            if return_sequences:
-                outputs = tf.tensor_scatter_nd_update(outputs, tf.reshape(t, [1, 1]),
-                                                      output[None])
+            outputs = tf.tensor_scatter_nd_update(outputs, tf.reshape(t, [1, 1]), output[None])
             return t + 1, output, states, outputs
 
         _, last_output, states, outputs = tf.while_loop(
             lambda t, *_: t < steps, body, (tf.constant(0), prev_output, states, outputs),
             maximum_iterations=steps)
-        if not return_sequences:
-            outputs = last_output[None]
         return last_output, _time_major(outputs), list(states)
 
     # The outputs are written in blocks of K = ceil(sqrt(T)) steps: LiteRT's WHILE copies a

@@ -76,3 +76,24 @@ def layers_model(batch_size=None):
     images = keras.layers.Concatenate()([lstm2d, gru2d])
     images = keras.layers.Reshape((-1, 4 * 4 * 6))(images)
     return keras.Model([flat, image], keras.layers.Concatenate()([bidi, masked, images]))
+
+
+def last_outputs_model(batch_size=None):
+    """Cells and conv layers with `return_sequences=False` (Keras's default): the export
+    loop keeps only the last output. One functional model (one conversion). The dense cells
+    share one loop shape, so three stand for them; every convolutional one is here."""
+    flat = keras.Input((None, FEATURES), batch_size=batch_size, name="flat")
+    conv = keras.Input((None, *CONV_STEP), batch_size=batch_size, name="conv")
+    image = keras.Input((None, 4, 4, 2), batch_size=batch_size, name="image")
+    outputs = []
+    for name in ("LayerNormGRUCell", "BatchNormLSTMCell", "keras.LSTMCell", "ConvLSTMCell",
+                 "ConvGRUCell"):
+        make, step = CELLS[name]
+        y = rnncells.FusedRNN(make())(conv if len(step) > 1 else flat)
+        outputs.append(keras.layers.Flatten()(y))
+    for layer in (rnncells.ConvGRU2D(2, 3, padding="same"),
+                  rnncells.ConvLSTM2D(2, 3, padding="same"),
+                  rnncells.ConvGRU1D(2, 3, padding="same")):
+        x = image if layer.cell.rank == 2 else keras.layers.Reshape((-1, 4, 8))(image)
+        outputs.append(keras.layers.Flatten()(layer(x)))
+    return keras.Model([flat, conv, image], keras.layers.Concatenate()(outputs))

@@ -194,3 +194,19 @@ def test_a_plain_saved_model_keeps_the_regular_loop_which_builtins_cannot_conver
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     with pytest.raises(Exception, match="TensorList"):
         converter.convert()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("format", ["litert", "onnx"])
+def test_every_layer_with_return_sequences_false_exports(tmp_path, format):
+    """Keras's default `return_sequences=False` (a ConvGRU2D used to export to an ONNX file
+    that onnxruntime refused to load)."""
+    if format == "onnx":
+        pytest.importorskip("onnxruntime")
+    model = models.last_outputs_model()
+    path = rnncells.export(model, tmp_path / f"last.{'tflite' if format == 'litert' else 'onnx'}",
+                           format=format)
+    if format == "litert":
+        _check(model, path, run_litert, [(2, 5), (1, 3)], **_names(model))
+    else:
+        _check(model, path, run_onnx, [(2, 5), (1, 3)])

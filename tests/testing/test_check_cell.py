@@ -19,14 +19,15 @@ def _scales(spec):
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_every_shipped_cell_passes(spec):
+    # Two drawn inputs besides the two extremes: the full draw is tests/properties' job.
     report = check_cell(lambda: spec.make(spec.min_units + 1), spec.step_shape(3),
-                        input_scale=_scales(spec))
+                        input_scale=_scales(spec), max_examples=2)
     assert report.passed
     assert report.skipped == ["memory"]
     assert [r.name for r in report.results] == list(PROPERTIES)
     for result in report.results:
         if result.passed:
-            assert result.examples >= (1 if result.name.endswith("round_trip") else 5)
+            assert result.examples >= (1 if result.name.endswith("round_trip") else 3)
 
 
 @pytest.mark.parametrize("spec", MEMORY_SPECS, ids=lambda s: s.name)
