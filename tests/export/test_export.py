@@ -151,6 +151,17 @@ def test_a_plain_keras_rnn_layer_is_named_in_a_warning_and_needs_flex(tmp_path):
         run_litert(path, _inputs(model, 2, 4)[0])
 
 
+def test_the_onnx_export_warning_speaks_of_onnx_not_of_litert(tmp_path):
+    import keras
+
+    pytest.importorskip("tf2onnx")
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.RNN(
+        rnncells.LayerNormGRUCell(2), return_sequences=True, name="plain_rnn")])
+    with pytest.warns(UserWarning, match="'plain_rnn'.*onnx export.*tf2onnx") as caught:
+        rnncells.export(model, tmp_path / "plain.onnx", format="onnx")
+    assert not any("Flex" in str(w.message) or "LiteRT" in str(w.message) for w in caught)
+
+
 def test_onnx_export_without_tf2onnx_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "tf2onnx", None)
     model = models.sequence_model("MinGRUCell")
