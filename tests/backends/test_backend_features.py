@@ -262,3 +262,26 @@ def test_check_cell_catches_a_batch_statistics_mutant():
     with pytest.raises(AssertionError, match="property 'batch_independence'"):
         check_cell(lambda: BatchStatisticsCell(3), properties=["batch_independence"],
                    max_examples=2)
+
+
+def test_diagnose_command_runs_on_this_backend():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend()}
+    result = subprocess.run(
+        [sys.executable, "-m", "rnncells", "diagnose", "--cell", "LSTM", "--cell",
+         "LayerNormLSTMCell", "--timesteps", "20", "--units", "4", "--no-plot"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LayerNormLSTMCell" in result.stdout and "LSTM" in result.stdout
+
+
+def test_check_batch_invariance_flags_batch_statistics_at_inference():
+    from tests.testing.broken_cells import BatchStatisticsCell
+
+    x = _x(batch=6, seed=2)
+    report = diagnostics.check_batch_invariance(_model(keras.layers.RNN(BatchStatisticsCell(3))),
+                                                x)
+    assert not report.passed and report.max_abs_diff > report.tolerance
