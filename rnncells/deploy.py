@@ -98,6 +98,16 @@ def export(model, filepath, format="litert", verbose=False, **kwargs):
                 f"{_backend.name()!r} backend, where `export` writes 'onnx' only (Keras's own "
                 "model.export). Save the model (`model.save('model.keras')`), load it under "
                 f"KERAS_BACKEND=tensorflow and export it there for {format!r}.")
+        if _backend.name() == "jax":
+            # Keras's ONNX export on JAX converts with jax2onnx (not in the export extra,
+            # which would pull JAX into TensorFlow installs).
+            try:
+                __import__("jax2onnx")
+            except ImportError as error:
+                raise ImportError(
+                    "Exporting to ONNX on the JAX backend needs the `jax2onnx` package (Keras "
+                    "converts JAX models with it), which is not installed: pip install "
+                    f"jax2onnx onnx (and {EXPORT_EXTRA} to run the file).") from error
         if kwargs.get("input_signature") is None:
             kwargs["input_signature"] = input_signature(model)
         model.export(str(filepath), format=format, verbose=verbose, **kwargs)

@@ -171,15 +171,21 @@ def test_streaming_model_steps_as_predict():
     np.testing.assert_allclose(np.stack(outputs, 1), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's ONNX converter")
+def test_onnx_export_on_jax_without_jax2onnx_names_the_package(tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "jax2onnx", None)
+    model = _model(rnncells.FusedRNN(rnncells.MinGRUCell(3)))
+    with pytest.raises(ImportError, match="pip install jax2onnx"):
+        rnncells.export(model, tmp_path / "m.onnx", format="onnx")
+
+
 def test_export_of_a_tensorflow_format_names_the_backend_to_use(tmp_path):
     model = _model(rnncells.FusedRNN(rnncells.LayerNormGRUCell(3)))
     with pytest.raises(ValueError, match="KERAS_BACKEND=tensorflow"):
         rnncells.export(model, tmp_path / "m.tflite", format="litert")
 
 
-@pytest.mark.skipif(keras.backend.backend() != "torch",
-                    reason="Keras's ONNX export on JAX goes through TensorFlow (jax2tf)")
-def test_onnx_export_on_torch_runs_in_onnxruntime(tmp_path):
+def test_onnx_export_runs_in_onnxruntime(tmp_path):
     onnxruntime = pytest.importorskip("onnxruntime")
     model = _model(rnncells.FusedRNN(rnncells.LayerNormGRUCell(3), return_sequences=True))
     x = _x()
