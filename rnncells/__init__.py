@@ -30,6 +30,7 @@ from rnncells.layers.conv_rnn import (  # noqa: E402
     ConvRNN,
 )
 from rnncells.layers.fused_rnn import FusedRNN  # noqa: E402
+from rnncells.precise_statistics import precise_statistics  # noqa: E402
 from rnncells.streaming import streaming_model  # noqa: E402
 from rnncells.torch_import import from_torch  # noqa: E402
 
@@ -67,5 +68,6 @@ __all__ = [
     "export",
     "from_torch",
     "initializers",
+    "precise_statistics",
     "streaming_model",
 ]
