@@ -31,7 +31,7 @@ BACKEND_TESTS := tests/backends tests/test_legacy_files.py tests/test_sequence_e
 	tests/test_precise_statistics.py
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check rnncells tests benchmarks examples scripts
-	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir $(DOCS_CHECK)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir $(DOCS_CHECK)
 	rm -rf $(TF_REFERENCE)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci -n 2
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tests.backends.tf_reference measure $(TF_REFERENCE)

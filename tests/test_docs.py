@@ -41,3 +41,27 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
         compiled = compile(code, f"{name}:{line}", "exec")
         if not illustrative:
             exec(compiled, namespace)  # noqa: S102 - the point of the test
+
+
+def _build(tmp_path, break_link):
+    """`mkdocs build --strict` of a copy of the site (optionally with a broken link)."""
+    import shutil
+    import subprocess
+    import sys
+
+    docs = tmp_path / "docs"
+    shutil.copytree(ROOT / "docs", docs, symlinks=False)
+    if break_link:
+        with open(docs / "cells.md", "a") as f:
+            f.write("\n[a page that does not exist](no-such-page.md)\n")
+    config = (ROOT / "mkdocs.yml").read_text().replace("paths: [.]", f"paths: [{ROOT}]")
+    (tmp_path / "mkdocs.yml").write_text(config)
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
+                           str(tmp_path / "site")], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+
+
+def test_the_strict_docs_build_fails_on_a_broken_link(tmp_path):
+    pytest.importorskip("mkdocs")
+    broken = _build(tmp_path, break_link=True)
+    assert broken.returncode != 0 and "no-such-page.md" in broken.stderr, broken.stderr[-2000:]
