@@ -34,10 +34,11 @@ def test_demo_trains_and_prints_table():
     # + two norm gammas of 24; the Dense(7) head = 8x7 + 7
     assert row["params"] == (6 * 24 + 8 * 24 + 2 * 24 + 2 * 24) + (8 * 7 + 7)
     # a layer-norm cell has no batch statistics, so feeding one at a time changes nothing
-    assert row["test_acc_1_at_a_time"] == row["test_acc"]
+    assert row["same_class_1_at_a_time"] == 1.0
     assert adding_rows[0]["steps"] == 3 and adding_rows[0]["params"] == (2 * 4 + 4 + 4) + 5
     table = printed[-1]
     assert "tiny LN-GRU" in table and "test acc (mean ± std)" in table
+    assert "same 1 at a time" in table
     assert "adding T=10" in table and "tiny IndRNN" in table
     assert "subjects" in printed[0]
     # one line per trained model and seed, no progress bars
@@ -71,7 +72,7 @@ def test_every_model_is_deterministic_under_its_seed():
 def test_default_models_cover_reference_and_rnncells_cells():
     names = [m.name for m in demo.default_models()]
     assert names[0] == "keras.layers.LSTM"
-    assert "RNN(LayerNormLSTMCell)" in names
+    assert "FusedRNN(LayerNormLSTMCell)" in names and "FusedRNN(BatchNormLSTMCell)" in names
     adding = [m.name for m in demo.default_adding_models()]
     assert adding[0] == "keras.layers.LSTM" and "FusedRNN(IndRNNCell) x2" in adding
 
