@@ -56,6 +56,11 @@ mutants: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PY) -m benchmarks.sweep --quick
 
+# The long-memory tasks, every task small (docs/tasks.md; minutes on a 2-core CPU).
+.PHONY: tasks
+tasks: $(VENV)/.installed-test
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m benchmarks.tasks --quick
+
 # sdist + wheel in dist/, checked by twine (metadata, README rendering).
 dist: $(VENV)/.installed-test
 	$(PY) -m pip install --quiet build twine
