@@ -77,18 +77,18 @@ statistics, shared by all positions >= max_steps - 1, are an exponential moving 
 those positions). For a backwards pass the kernel reverses the sequence first.
 """
 
-import threading
 import warnings
 
 import keras
-import numpy as np
 from keras import initializers, ops
 
 from rnncells import _backend
 from rnncells import _validation as validation
 from rnncells._deprecation import take_renamed, upgrade_config
 from rnncells._serialization import keras_serializable
+from rnncells.cells import batch_norm_statistics as stats
 from rnncells.cells.base import FusedSpec
+from rnncells.cells.batch_norm_probes import StatisticsRouting
 from rnncells.cells.dense import DenseRecurrentCell, split_gates
 from rnncells.cells.updates import gru_update, lstm_update
 
@@ -116,63 +116,13 @@ class NonFiniteStatisticsWarning(UserWarning):
     skipped (warned once per cell)."""
 
 
-def _batch_norm_closed_form(x, gamma, beta, epsilon):
-    """(y, mean, biased variance) of a training batch norm over axis 0, gamma (and beta)
-    applied, with the closed-form backward: x_hat = (x - mean) / sqrt(var + eps),
-    dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps) with g = dy * gamma,
-    d gamma = sum(dy * x_hat), d beta = sum(dy) (sums over all axes but the last). The
-    statistics outputs carry no gradient (they only feed the moving averages). TensorFlow
-    only (`tf.custom_gradient`); the other backends differentiate the plain formula."""
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def forward(x, gamma, *beta):
-        mean = tf.reduce_mean(x, axis=0)
-        centered = x - mean
-        variance = tf.reduce_mean(tf.square(centered), axis=0)
-        inv = tf.math.rsqrt(variance + epsilon)
-        x_hat = centered * inv
-        y = x_hat * gamma + beta[0] if beta else x_hat * gamma
-
-        def grad(dy, d_mean, d_variance):
-            del d_mean, d_variance  # the statistics only feed the moving averages
-            g = dy * gamma
-            dx = inv * (g - tf.reduce_mean(g, axis=0)
-                        - x_hat * tf.reduce_mean(g * x_hat, axis=0))
-            axes = list(range(len(dy.shape) - 1))  # all but the units: gamma is (W,)
-            grads = [dx, tf.reduce_sum(dy * x_hat, axis=axes)]
-            if beta:
-                grads.append(tf.reduce_sum(dy, axis=axes))
-            return grads
-
-        return (y, mean, variance), grad
-
-    return forward(x, gamma, *([] if beta is None else [beta]))
-
-
-class _Collecting:
-    """`BatchNormRecurrentCell.collecting_statistics`: a list of recorded statistics."""
-
-    def __init__(self, local, shared):
-        self.local, self.shared = local, shared
-
-    def __enter__(self):
-        self.before = (getattr(self.local, "sink", None), getattr(self.local, "shared", False))
-        self.local.sink, self.local.shared = [], self.shared
-        return self.local.sink
-
-    def __exit__(self, *exc):
-        self.local.sink, self.local.shared = self.before
-        return False
-
-
 def _gamma_initializer(value):
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return initializers.Constant(float(value))
     return initializers.get(value)
 
 
-class BatchNormRecurrentCell(DenseRecurrentCell):
+class BatchNormRecurrentCell(StatisticsRouting, DenseRecurrentCell):
     """Shared machinery of the recurrently batch-normalized cells (per-step statistics).
 
     Subclasses call `add_batch_norm(prefix, width, with_beta)` in `build` for each
@@ -210,9 +160,8 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             )
         self.mask_value = None if mask_value is None else float(mask_value)
         self._norm_prefixes = []
-        # Per thread (MirroredStrategy traces each replica in its own thread): the bookkeeping
-        # that keeps keras.layers.RNN's time-zero probe from updating the statistics twice.
-        self._rnn_sequence = threading.local()
+        # where recorded statistics go, and keras.layers.RNN's probes (batch_norm_probes.py)
+        self.init_statistics_routing()
         self.supports_masking = True  # the optional per-step `mask` of `call`
 
     def check_step_counter_dtype(self):
@@ -293,9 +242,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
 
         `step` is a Python int, a scalar, or a (B,) / (B, 1) tensor (the step state).
         """
-        step = ops.reshape(ops.cast(ops.convert_to_tensor(step), "int32"), (-1,))
-        step = step + ops.zeros((batch_size,), dtype="int32")
-        return ops.clip(step, 0, self.max_steps - 1)
+        return stats.step_indices(step, batch_size, self.max_steps)
 
     def next_step(self, step):
         """The step state after one step: step + 1, saturating at max_steps - 1."""
@@ -321,11 +268,14 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             return None
         return context
 
+    def _reducer(self):
+        """The cross-replica sum of the statistics functions (batch_norm_statistics.py):
+        None with one replica or when not synchronized."""
+        return None if self._replicas() is None else self._all_reduce
+
     def _all_reduce(self, tensors):
-        """Sum `tensors` over the replicas when synchronized (no-op with one replica)."""
+        """Sum `tensors` over the replicas (synchronized, several replicas)."""
         context = self._replicas()
-        if context is None:
-            return tensors
         import tensorflow as tf
 
         try:
@@ -339,75 +289,6 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
                 f"normalizes with its own batch statistics). ({err})"
             ) from None
 
-    def _grouped_moments(self, x, idx, weight):
-        """Batch statistics of rows grouped by step, at each of N positions.
-
-        x (N, R, W) float32, idx (N, R) int32 (each row's step), weight (N, R) (0: padded).
-        Rows of one position at the same step form a group (padded rows excluded). Returns,
-        per row, its group's mean and biased variance (N, R, W) and size (N, R), and the
-        groups themselves: None, or, for synchronized replicas, the per-step statistics
-        (idx (N, S), mean, biased variance (N, S, W), size (N, S)) with S = max_steps. Groups
-        are keyed by their first row, so the cost does not grow with max_steps; synchronized
-        replicas key them by step instead (the same key on every replica).
-        """
-        positions, rows = ops.shape(idx)[0], ops.shape(idx)[1]
-        if self._replicas() is not None:
-            per_position = self.max_steps
-            keys = idx
-        else:
-            per_position = rows
-            same = ops.equal(idx[:, :, None], idx[:, None, :])
-            keys = ops.cast(ops.argmax(ops.cast(same, "int32"), axis=-1), "int32")
-        keys = ops.reshape(keys + per_position * ops.arange(positions, dtype="int32")[:, None],
-                           (-1,))
-        segments = positions * per_position
-        width = ops.shape(x)[-1]
-        flat_w = ops.reshape(weight, (-1,))
-        flat_x = ops.reshape(x, (-1, width))
-        counts = ops.segment_sum(flat_w, keys, num_segments=segments)
-        sums = ops.segment_sum(flat_x * flat_w[:, None], keys, num_segments=segments)
-        counts, sums = self._all_reduce([counts, sums])
-        means = sums / ops.maximum(counts, 1.0)[:, None]
-        squares = ops.segment_sum(ops.square(flat_x - ops.take(means, keys, axis=0))
-                                  * flat_w[:, None], keys, num_segments=segments)
-        (squares,) = self._all_reduce([squares])
-        variances = squares / ops.maximum(counts, 1.0)[:, None]
-        groups = None
-        if self._replicas() is not None:  # the all-reduced groups, identical on every replica
-            steps = ops.arange(per_position, dtype="int32")[None] + ops.zeros_like(idx[:, :1])
-            groups = (steps,
-                      ops.reshape(sums / ops.maximum(counts, 1.0)[:, None],
-                                  (positions, per_position, width)),
-                      ops.reshape(squares / ops.maximum(counts, 1.0)[:, None],
-                                  (positions, per_position, width)),
-                      ops.reshape(counts, (positions, per_position)))
-        shape = ops.shape(x)
-        return (ops.reshape(ops.take(means, keys, axis=0), shape),
-                ops.reshape(ops.take(variances, keys, axis=0), shape),
-                ops.reshape(ops.take(counts, keys, axis=0), ops.shape(idx)), groups)
-
-    def _shared_moments(self, x, weight):
-        """Batch statistics when every row of a position is at the same step.
-
-        x (N, R, W), weight (N, R) or None. Returns mean, biased variance (N, 1, W), count
-        (N, 1). Plain reductions over the rows (the fused kernel's case without a mask)."""
-        if weight is None:
-            mean = ops.mean(x, axis=1, keepdims=True)
-            count = ops.cast(ops.shape(x)[1], "float32") + ops.zeros_like(mean[:, :, 0])
-            sums = [mean * count[:, :, None]]
-        else:
-            count = ops.sum(weight, axis=1, keepdims=True)
-            sums = [ops.sum(x * weight[:, :, None], axis=1, keepdims=True)]
-        if weight is None and self._replicas() is None:
-            variance = ops.mean(ops.square(x - mean), axis=1, keepdims=True)
-            return mean, variance, count
-        w = ops.ones_like(x[:, :, :1]) if weight is None else weight[:, :, None]
-        count, sums = self._all_reduce([count, sums[0]])
-        mean = sums / ops.maximum(count, 1.0)[:, :, None]
-        (squares,) = self._all_reduce([ops.sum(ops.square(x - mean) * w, axis=1,
-                                               keepdims=True)])
-        return mean, squares / ops.maximum(count, 1.0)[:, :, None], count
-
     def _normalize_positions(self, prefix, x, idx, training, weight, shared):
         """Batch norm of x (N, R, W) float32; rows at steps idx ((N, R), or (N, 1) when
         `shared`: every row of a position at that step). Records the statistics."""
@@ -417,10 +298,11 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             return (x - moving_mean) * ops.rsqrt(moving_variance + self.norm_epsilon)
         groups = None
         if shared:
-            mean, variance, count = self._shared_moments(x, weight)
+            mean, variance, count = stats.shared_moments(x, weight, self._reducer())
         else:
             weight = ops.ones_like(x[:, :, 0]) if weight is None else weight
-            mean, variance, count, groups = self._grouped_moments(x, idx, weight)
+            mean, variance, count, groups = stats.grouped_moments(
+                x, idx, weight, self.max_steps, self._reducer())
         if weight is not None:  # a row alone in an empty (fully padded) group: moving stats
             has_stats = count[:, :, None] > 0
             mean = ops.where(has_stats, mean, moving_mean)
@@ -432,27 +314,22 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             # replica the update would be partial (or missing where a replica has no rows of a
             # step); the groups are the same on every replica, and so are the updates.
             idx, mean, variance, count = groups
-            self._record(prefix, (idx, ops.cast(count > 0, "float32"), ops.stop_gradient(
-                mean), ops.stop_gradient(self._unbiased(variance, count))))
+            self.record(prefix, (idx, ops.cast(count > 0, "float32"), ops.stop_gradient(
+                mean), ops.stop_gradient(stats.unbiased_variance(variance, count))))
             return y
         # share: the row's part of its group's statistics (all parts of a group add up to 1)
         if shared:
             share = ops.cast(count > 0, "float32")
         else:
             share = weight / ops.maximum(count, 1.0)
-        self._record(prefix, (idx, share, ops.stop_gradient(mean),
-                              ops.stop_gradient(self._unbiased(variance, count))))
+        self.record(prefix, (idx, share, ops.stop_gradient(mean),
+                              ops.stop_gradient(stats.unbiased_variance(variance, count))))
         return y
-
-    @staticmethod
-    def _unbiased(variance, count):
-        """The unbiased variance n / (n - 1) * variance of groups of size `count` (..., N)."""
-        return variance * (count / ops.maximum(count - 1.0, 1.0))[..., None]
 
     def _lean(self, training, weight):
         """Whether the lean batch norm runs: training, every row of a position at one step,
         no padding, no cross-replica sums."""
-        return (training and weight is None and self._shared_steps()
+        return (training and weight is None and self.shared_steps()
                 and self._replicas() is None)
 
     #: the shared-step batch norm backpropagates with its closed-form gradient (fewer ops
@@ -468,18 +345,8 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         gamma = ops.cast(getattr(self, f"{prefix}_gamma"), "float32")
         beta = getattr(self, f"{prefix}_beta")
         beta = None if beta is None else ops.cast(beta, "float32")
-        if self.closed_form_norm_gradient and _backend.is_tensorflow():
-            y, mean, variance = _batch_norm_closed_form(x, gamma, beta, self.norm_epsilon)
-        else:
-            mean = ops.mean(x, axis=0)
-            centered = x - mean
-            variance = ops.mean(ops.square(centered), axis=0)
-            y = centered * (ops.rsqrt(variance + self.norm_epsilon) * gamma)
-            if beta is not None:
-                y = y + beta
-        rows = ops.cast(ops.shape(x)[0], "float32")
-        unbiased = variance * (rows / ops.maximum(rows - 1.0, 1.0))
-        return y, mean, unbiased
+        return stats.batch_norm_over_rows(x, gamma, beta, self.norm_epsilon,
+                                          self.closed_form_norm_gradient)
 
     def normalize(self, prefix, x, step, training, mask=None):
         """Batch norm of one step x (B, W) with the statistics of each row's step.
@@ -495,9 +362,9 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             # Inside a kernel's loop: the fewest ops per step. The record holds the raw step
             # of the first row (apply_statistics casts and clips it) and no shares (all 1).
             y, mean, unbiased = self._shared_batch_norm(prefix, x)
-            self._record(prefix, (step[:1, :1], None, mean, unbiased))
+            self.record(prefix, (step[:1, :1], None, mean, unbiased))
             return ops.cast(y, dtype)
-        shared = self._shared_steps()
+        shared = self.shared_steps()
         if shared and training:
             idx = self.step_indices(step, ops.shape(x)[0])[None, :1]
         else:
@@ -512,16 +379,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         padded position does not advance its row's counter (as keras.layers.RNN keeps the
         state of a masked step).
         """
-        start = ops.cast(ops.convert_to_tensor(start_step), "int32")
-        positions = ops.arange(timesteps, dtype="int32")[:, None]
-        if mask is None and len(start.shape) == 0:
-            return ops.clip(positions + start, 0, self.max_steps - 1)
-        start = ops.reshape(start, (1, -1)) + ops.zeros((1, batch), "int32")
-        if mask is None:
-            return ops.clip(positions + start, 0, self.max_steps - 1)
-        done = ops.cumsum(ops.cast(ops.transpose(mask), "int32"), axis=0)
-        done = done - ops.cast(ops.transpose(mask), "int32")
-        return ops.clip(start + done, 0, self.max_steps - 1)
+        return stats.sequence_step_indices(start_step, mask, batch, timesteps, self.max_steps)
 
     def normalize_sequence(self, prefix, x, start_step, training, mask=None):
         """Batch norm of a sequence x (B, T, W): position t of row b uses the step of that
@@ -536,38 +394,13 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         weight = None if mask is None else ops.transpose(ops.cast(mask, "float32"))
         if idx.shape[1] == 1 and weight is None and training and self._replicas() is None:
             y, mean, unbiased = self._shared_batch_norm(prefix, x)
-            self._record(prefix, (idx, None, mean[:, None], unbiased[:, None]))
+            self.record(prefix, (idx, None, mean[:, None], unbiased[:, None]))
             return ops.cast(y, dtype)
         y = self._normalize_positions(prefix, ops.transpose(x, (1, 0, 2)), idx, training,
                                       weight, idx.shape[1] == 1)
         return self._affine(prefix, ops.transpose(y, (1, 0, 2)), dtype)
 
     # ------------------------------------------------------------------ moving statistics
-    def _record(self, prefix, statistics):
-        """Apply the batch statistics of a normalization now, or hand them to whoever
-        collects them: the fused kernel (`collecting_statistics`) or keras.layers.RNN's probe
-        bookkeeping (`call`)."""
-        local = self._rnn_sequence
-        sink = getattr(local, "sink", None)
-        if sink is None:
-            sink = getattr(local, "collected", None)
-        if sink is not None:
-            sink.append((prefix, statistics))
-            return
-        self.apply_statistics([(prefix, statistics)])
-
-    def collecting_statistics(self, shared_steps=False):
-        """Context: the statistics the cell records are appended to the list it yields, not
-        applied (a kernel applies them after its loop with `apply_statistics`, once).
-
-        shared_steps: every row of the batch is at the same step (no mask, one counter), so
-        one-step normalizations take plain reductions over the batch.
-        """
-        return _Collecting(self._rnn_sequence, shared_steps)
-
-    def _shared_steps(self):
-        return bool(getattr(self._rnn_sequence, "shared", False))
-
     def apply_statistics(self, records):
         """Update the moving statistics with recorded batch statistics, all at once.
 
@@ -600,41 +433,19 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
             self._apply_one(prefix, idx, ops.where(usable, share, 0.0), usable, mean, variance)
 
     def _apply_one(self, prefix, idx, share, usable, mean, variance):
-        steps = self.max_steps
-        positions = ops.shape(idx)[0]
-        width = ops.shape(mean)[-1]
-        keys = ops.reshape(idx + steps * ops.arange(positions, dtype="int32")[:, None], (-1,))
-        present = ops.segment_sum(ops.reshape(ops.cast(share > 0, "float32"), (-1,)), keys,
-                                  num_segments=positions * steps)
-        present = ops.cast(ops.reshape(present, (positions, steps)) > 0, "float32")
         count = getattr(self, f"{prefix}_moving_count")
-        if idx.shape[0] == 1:  # one step (keras.layers.RNN's per-step calls): fewest ops
-            momentum = self.effective_momentum(count[None])
-            decay = ops.where(present > 0, momentum, 1.0)[0]
-            later = 1.0
-        else:
-            updates = count[None] + ops.cumsum(present, axis=0) - present  # before each
-            momentum = self.effective_momentum(updates)
-            factor = ops.where(present > 0, momentum, 1.0)
-            # product of the factors of the LATER updates of the same step (exclusive)
-            later = ops.flip(ops.cumprod(ops.flip(factor, axis=0), axis=0), axis=0)
-            decay = later[0]
-            later = ops.concatenate([later[1:], ops.ones_like(later[:1])], axis=0)
-        coef = ops.take(ops.reshape(present * (1.0 - momentum) * later, (-1,)), keys, axis=0)
-        coef = coef * ops.reshape(share, (-1,))
-        flat_idx = ops.reshape(idx, (-1,))
-        for stat, values in (("moving_mean", mean), ("moving_variance", variance)):
-            values = ops.where(ops.reshape(usable, (-1, 1)), ops.reshape(values, (-1, width)),
-                               0.0)
-            moving = getattr(self, f"{prefix}_{stat}")
-            moving.assign(decay[:, None] * moving + ops.segment_sum(
-                coef[:, None] * values, flat_idx, num_segments=steps))
-        count.assign(count + ops.sum(present, axis=0))
+        moving = [getattr(self, f"{prefix}_{stat}") for stat in ("moving_mean",
+                                                                 "moving_variance")]
+        updated, new_count = stats.moving_average_updates(
+            idx, share, usable, count, list(zip(moving, (mean, variance))),
+            self.effective_momentum, self.max_steps)
+        for variable, value in zip(moving, updated):
+            variable.assign(value)
+        count.assign(new_count)
 
     def statistics_usable(self, mean, variance):
         """Which recorded rows (P, R) may update the moving statistics: all finite."""
-        return ops.logical_and(ops.all(ops.isfinite(mean), axis=-1),
-                               ops.all(ops.isfinite(variance), axis=-1))
+        return stats.statistics_usable(mean, variance)
 
     def effective_momentum(self, updates):
         """The momentum of an update given the number of earlier updates of its step:
@@ -642,7 +453,7 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         ExponentialMovingAverage(num_updates). The first update takes 90% of the batch
         statistics, so the initial (0, 1) barely counts, and while n is small the average
         spans the last ~n/10 updates, i.e. the statistics of recent weights."""
-        return ops.minimum(self.momentum, (1.0 + updates) / (10.0 + updates))
+        return stats.warmup_momentum(self.momentum, updates)
 
     def _warn_if_skipped(self, skipped):
         """Warn (once per cell) that non-finite batch statistics were left out."""
@@ -672,34 +483,6 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         return self.normalize("kernel_norm", xw, start_step, training, mask)
 
     # ------------------------------------------------------------------ keras.layers.RNN
-    # On TensorFlow, keras.layers.RNN (unroll=False) calls the cell once on the first step
-    # before its while loop, to learn the output shape, and discards the result (and, for a
-    # StackedRNNCells, calls each cell once more before that to draw the dropout masks). The
-    # variable updates of those probe calls would still run, so the first step's moving
-    # statistics would be updated two or three times. So within a keras.layers.RNN sequence
-    # (opened by `get_dropout_mask`, which the RNN calls before its loop, closed by
-    # `reset_dropout_mask`, which it calls after) the cell holds back the updates of each call
-    # made before the loop and settles them at the next call: when that call is the same step
-    # again (graph mode: it runs in the loop body, another graph, or receives the very same
-    # step tensor; eager: the same step values and inputs), the held-back call was a probe
-    # and its updates are dropped; otherwise (unroll=True) they are applied, and so are the
-    # updates held at the end of the sequence. Cells stepped by hand, `project` and `recur`
-    # update at once.
-    def get_dropout_mask(self, step_input):
-        local = self._rnn_sequence
-        if not getattr(local, "in_call", False):  # keras.layers.RNN, before its loop
-            local.open, local.settled, local.pending, local.collected = True, False, None, None
-            local.graph = self._current_graph()
-        return super().get_dropout_mask(step_input)
-
-    def reset_dropout_mask(self):
-        local = self._rnn_sequence
-        pending, local.pending = getattr(local, "pending", None), None
-        if pending is not None and self._current_graph() is pending[1]:
-            self._apply_updates(pending[0])
-        local.open = False
-        super().reset_dropout_mask()
-
     def _warn_if_padding(self, inputs):
         """Warn once when a row of this step's input is all zeros inside keras.layers.RNN in
         training: what keras.layers.Masking makes of a padded step (it zeroes the step), whose
@@ -722,63 +505,18 @@ class BatchNormRecurrentCell(DenseRecurrentCell):
         zero_row = ops.any(ops.all(ops.equal(inputs, ops.zeros((), inputs.dtype)), axis=-1))
         _backend.host_call_if(zero_row, warn)
 
-    @staticmethod
-    def _current_graph():
-        return _backend.current_graph()
-
-    def _apply_updates(self, updates):
-        self.apply_statistics(updates)
-
-    def _settle_pending(self, inputs, step):
-        """Apply or drop the held-back updates of the previous call (see above)."""
-        local = self._rnn_sequence
-        updates, graph, first_inputs, first_step = local.pending
-        local.pending = None
-        if graph is None:
-            probe = (np.array_equal(ops.convert_to_numpy(first_step), ops.convert_to_numpy(step))
-                     and np.array_equal(ops.convert_to_numpy(first_inputs),
-                                        ops.convert_to_numpy(inputs)))
-        else:
-            probe = self._current_graph() is not graph or step is first_step
-        if not probe:
-            self._apply_updates(updates)
-            local.settled = True  # the real steps have begun: no more holding back
-
     def call(self, inputs, states, training=None, mask=None):
-        """recur(project(inputs, start_step=step state), states); `mask`: (batch,) or None."""
-        local = self._rnn_sequence
-        if (training and getattr(local, "open", False) and _backend.name() == "jax"
-                and _backend.is_tracing(inputs)):
-            raise RuntimeError(
-                f"{type(self).__name__} cannot train inside keras.layers.RNN on the JAX "
-                "backend: its loop is a jax.lax.scan, where the moving statistics cannot be "
-                "updated (the updates would be lost). Use rnncells.FusedRNN(cell), which "
-                "records each step's statistics in the loop and applies them once after it; "
-                "inference (training=False) works in either layer.")
-        local.in_call = True
-        try:
-            if getattr(local, "pending", None) is not None:
-                self._settle_pending(inputs, states[-1])
-            hold = (training and getattr(local, "open", False) and not local.settled
-                    and self._current_graph() is local.graph)
-            # The statistics of the step's normalizations are applied together at the end
-            # (a step with any non-finite statistics is skipped as a whole), or held back.
-            local.collected = []
-            if training and mask is None and self.mask_value is None and getattr(
-                    local, "open", False):
+        """recur(project(inputs, start_step=step state), states); `mask`: (batch,) or None.
+        The step's statistics are applied together at its end, or held back while it may be
+        a keras.layers.RNN probe (batch_norm_probes.py)."""
+        with self.step_statistics(inputs, states[-1], training):
+            if (training and mask is None and self.mask_value is None
+                    and self.inside_keras_rnn()):
                 self._warn_if_padding(inputs)
             mask = self.resolve_mask(inputs, mask)
             projected = self.project(inputs, training=training, start_step=states[-1],
                                      mask=mask)
-            output, new_states = self.recur(projected, states, training=training, mask=mask)
-            if hold:
-                local.pending = (local.collected, local.graph, inputs, states[-1])
-            else:
-                self.apply_statistics(local.collected)
-            return output, new_states
-        finally:
-            local.collected = None
-            local.in_call = False
+            return self.recur(projected, states, training=training, mask=mask)
 
     def get_config(self):
         config = {

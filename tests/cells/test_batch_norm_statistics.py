@@ -10,7 +10,10 @@ import tensorflow as tf
 
 from rnncells import BatchNormGRUCell, BatchNormLSTMCell, FusedRNN
 from rnncells.cells.batch_norm import (
-    LEGACY_COUNT, NonFiniteStatisticsWarning, PaddingInStatisticsWarning)
+    LEGACY_COUNT,
+    NonFiniteStatisticsWarning,
+    PaddingInStatisticsWarning,
+)
 from rnncells.kernels import statistics as statistics_kernels
 from tests.cells.batch_norm_reference import NORMS
 from tests.cells.test_batch_norm import FACTORIES, make_cell, randomize, reference_for, sequences
