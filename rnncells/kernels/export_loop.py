@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from rnncells._compat import export_tracing_format
 from rnncells.cells.base import fused_spec_of
+from rnncells.kernels import inputs as kernel_inputs
 
 _state = threading.local()
 
@@ -136,10 +137,7 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
     """
     sequences = tf.convert_to_tensor(sequences)
     states = [tf.convert_to_tensor(s) for s in _as_list(initial_states)]
-    if go_backwards:
-        sequences = tf.reverse(sequences, [1])
-        if mask is not None:
-            mask = tf.reverse(mask, [1])
+    sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     if _follows_protocol(cell):
         projected = cell.project(sequences, training=training)
         structure = projected
@@ -235,9 +233,7 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
 
 def run_layer(layer, sequences, initial_state, mask, training):
     """`run` with the settings of a `keras.layers.RNN`-like layer (`inner_loop`'s contract)."""
-    if isinstance(mask, (list, tuple)):
-        mask = mask[0]
-    return run(layer.cell, sequences, initial_state, mask=mask,
+    return run(layer.cell, sequences, initial_state, mask=kernel_inputs.step_mask(mask),
                go_backwards=layer.go_backwards, training=training,
                return_sequences=layer.return_sequences,
                zero_output_for_mask=layer.zero_output_for_mask)

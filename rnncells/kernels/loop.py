@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from rnncells._pointwise import pointwise_compilation
 from rnncells.cells.base import BACKWARDS, RecurrentCell, fused_spec_of
+from rnncells.kernels import inputs as kernel_inputs
 
 #: On CPU, XLA is used ("auto") when batch * state width is at most this many elements.
 CPU_XLA_MAX_STEP_ELEMENTS = 1024
@@ -143,9 +144,8 @@ def run_loop(cell, projected, initial_states, mask=None, go_backwards=False, tra
                                     flat_projected[0].shape[1], initial_states,
                                     flat_projected[0].shape)
     # Time-major, reversed for go_backwards, as keras.backend.rnn does.
-    flat_tm = [_time_major(x) for x in flat_projected]
-    if go_backwards:
-        flat_tm = [tf.reverse(x, [0]) for x in flat_tm]
+    flat_tm = [kernel_inputs.reverse_time(_time_major(x), go_backwards, axis=0)
+               for x in flat_projected]
     mask_tm = _mask_tm(mask, go_backwards)
     loop = _Loop(cell, projected, training, return_sequences, zero_output_for_mask,
                  _output_spec(cell, flat_tm, initial_states, projected, training))
@@ -172,10 +172,7 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
     """
     sequences = tf.convert_to_tensor(sequences)
     initial_states = [tf.convert_to_tensor(s) for s in initial_states]
-    if go_backwards:
-        sequences = tf.reverse(sequences, [1])
-        if mask is not None:
-            mask = tf.reverse(mask, [1])
+    sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     jit, backward = resolve_options(cell, jit, backward, sequences.shape[0],
                                     sequences.shape[1], initial_states, sequences.shape)
     if backward != "batched":
@@ -207,8 +204,8 @@ def _tf_variable(weight):
 def _mask_tm(mask, go_backwards):
     if mask is None:
         return None
-    mask_tm = tf.transpose(tf.cast(mask, tf.bool), [1, 0])
-    return tf.reverse(mask_tm, [0]) if go_backwards else mask_tm
+    return kernel_inputs.reverse_time(tf.transpose(tf.cast(mask, tf.bool), [1, 0]), go_backwards,
+                               axis=0)
 
 
 class _Loop:

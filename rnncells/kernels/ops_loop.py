@@ -31,19 +31,13 @@ from keras import ops, tree
 from rnncells import _backend
 from rnncells._shapes import as_shape
 from rnncells.cells.base import fused_spec_of
+from rnncells.kernels import inputs as kernel_inputs
 
 
 def prepare(sequences, mask, go_backwards):
-    """The sequence and mask in processing order (reversed for go_backwards); mask boolean."""
-    if isinstance(mask, (list, tuple)):
-        mask = mask[0]
-    if mask is not None:
-        mask = ops.cast(mask, "bool")
-    if go_backwards:
-        sequences = ops.flip(sequences, axis=1)
-        if mask is not None:
-            mask = ops.flip(mask, axis=1)
-    return sequences, mask
+    """The sequence and the boolean mask in processing order (kernels/inputs.py)."""
+    return kernel_inputs.processing_order(sequences, kernel_inputs.step_mask(mask),
+                                          go_backwards)
 
 
 def scan(step, carry, xs, unroll=1):
@@ -193,15 +187,12 @@ def run_statistics_sequence(cell, sequences, initial_states, mask=None, go_backw
                             zero_output_for_mask=False, unroll=1):
     """The loop of a cell with running statistics: each step's statistics are loop outputs,
     applied once after the loop with `cell.apply_statistics` (see the module docstring)."""
-    if isinstance(mask, (list, tuple)):
-        mask = mask[0]
-    sequences = ops.convert_to_tensor(sequences)
-    if "float" in str(sequences.dtype) and str(sequences.dtype) != cell.compute_dtype:
-        sequences = ops.cast(sequences, cell.compute_dtype)
+    sequences = kernel_inputs.in_compute_dtype(cell, sequences)
     states = [ops.convert_to_tensor(s) for s in initial_states]
+    mask = kernel_inputs.step_mask(mask)
     if callable(getattr(cell, "resolve_mask", None)):  # e.g. the cell's `mask_value`
-        mask = cell.resolve_mask(sequences, mask)
-    sequences, mask = prepare(sequences, mask, go_backwards)
+        mask = kernel_inputs.step_mask(cell.resolve_mask(sequences, mask))
+    sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     shared = mask is None
     # Without a mask every row is at the first row's step; with one, each row counts its own.
     start = ops.cast(ops.reshape(states[-1], (-1,))[0], "int32") if shared else states[-1]

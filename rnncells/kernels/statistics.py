@@ -29,6 +29,8 @@ step's statistics are plain reductions over the batch.
 
 import tensorflow as tf
 
+from rnncells.kernels import inputs as kernel_inputs
+
 
 def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
                  training=False, return_sequences=True, zero_output_for_mask=False):
@@ -48,20 +50,12 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
         `(last_output (B, U), outputs (B, T or 1, U), final_states)` as
         `keras.layers.RNN.inner_loop`.
     """
-    if isinstance(mask, (list, tuple)):
-        mask = mask[0]
-    sequences = tf.convert_to_tensor(sequences)
-    if sequences.dtype.is_floating and sequences.dtype != cell.compute_dtype:
-        sequences = tf.cast(sequences, cell.compute_dtype)
+    sequences = kernel_inputs.in_compute_dtype(cell, tf.convert_to_tensor(sequences))
     states = [tf.convert_to_tensor(s) for s in initial_states]
+    mask = kernel_inputs.step_mask(mask)
     if callable(getattr(cell, "resolve_mask", None)):  # e.g. a cell's `mask_value`
-        mask = cell.resolve_mask(sequences, mask)
-    if mask is not None:
-        mask = tf.cast(mask, tf.bool)
-    if go_backwards:
-        sequences = tf.reverse(sequences, [1])
-        if mask is not None:
-            mask = tf.reverse(mask, [1])
+        mask = kernel_inputs.step_mask(cell.resolve_mask(sequences, mask))
+    sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     shared = mask is None
     # Without a mask every row is at the first row's step; with one, each row counts its own.
     start = tf.cast(tf.reshape(states[-1], [-1])[0], tf.int32) if shared else states[-1]

@@ -41,12 +41,12 @@ unchanged (same names, shapes and order).
 import dataclasses
 
 import keras
-from keras import ops
 
 from rnncells import _backend
 from rnncells._shapes import rnn_output_shape, state_shapes
 from rnncells._validation import cell_instance
 from rnncells.cells.base import BACKWARDS, RecurrentCell, fused_spec_of
+from rnncells.kernels import inputs as kernel_inputs
 from rnncells.kernels import ops_loop
 from rnncells.layers import routes
 from rnncells.layers.initial_state import CheckedInitialState
@@ -256,7 +256,7 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
         from rnncells.kernels import loop as loop_kernels
         from rnncells.kernels import statistics as statistics_kernels
 
-        step_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        step_mask = kernel_inputs.step_mask(mask)
         plan = self.plan(sequences, step_mask, training)
         self.last_plan = plan  # what the latest traced call ran (for spies and users)
         if plan.route == "per_step":
@@ -271,8 +271,7 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
                 return_sequences=self.return_sequences,
                 zero_output_for_mask=self.zero_output_for_mask)
         mask = step_mask
-        if sequences.dtype.is_floating and sequences.dtype != self.cell.compute_dtype:
-            sequences = ops.cast(sequences, self.cell.compute_dtype)
+        sequences = kernel_inputs.in_compute_dtype(self.cell, sequences)
         if plan.route == "loop":
             return loop_kernels.run_sequence(
                 self.cell, sequences, list(initial_state), mask=mask,
@@ -280,19 +279,13 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
                 return_sequences=self.return_sequences,
                 zero_output_for_mask=self.zero_output_for_mask, jit=plan.jit,
                 backward=plan.backward)
-        if self.go_backwards:
-            # Reverse before `project`: position t of the projected sequence is then
-            # processing step t, and the outputs come out in processing order, as Keras
-            # returns them.
-            sequences = ops.flip(sequences, axis=1)
-            if mask is not None:
-                mask = ops.flip(mask, axis=1)
+        sequences, mask = kernel_inputs.processing_order(sequences, mask, self.go_backwards)
         return self._scan(self.cell.project(sequences, training=training), initial_state,
                           mask)
 
     def _ops_inner_loop(self, sequences, initial_state, mask, training):
         """The routes on JAX and PyTorch (`rnncells.kernels.ops_loop`)."""
-        step_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        step_mask = kernel_inputs.step_mask(mask)
         plan = self.plan(sequences, step_mask, training)
         self.last_plan = plan
         if plan.route == "per_step":
@@ -301,9 +294,8 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
             return self._keras_inner_loop(sequences, initial_state, mask, training)
         kernel = {"statistics": ops_loop.run_statistics_sequence,
                   "scan": ops_loop.run_linear_scan, "loop": ops_loop.run_sequence}[plan.route]
-        if plan.route != "statistics" and "float" in str(sequences.dtype) \
-                and str(sequences.dtype) != self.cell.compute_dtype:
-            sequences = ops.cast(sequences, self.cell.compute_dtype)
+        if plan.route != "statistics":
+            sequences = kernel_inputs.in_compute_dtype(self.cell, sequences)
         return kernel(self.cell, sequences, list(initial_state), mask=step_mask,
                       go_backwards=self.go_backwards, training=training,
                       return_sequences=self.return_sequences,

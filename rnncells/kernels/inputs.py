@@ -1,0 +1,44 @@
+"""What every kernel does to its inputs before it runs, written once for all of them.
+
+`FusedRNN`, `ConvRNN`'s export path and the kernels (TensorFlow's `loop`, `statistics`,
+`export_loop`; JAX's and PyTorch's `ops_loop`) all receive the arguments of
+`keras.layers.RNN.inner_loop`. Here is how each kernel turns them into what it runs on:
+
+- `step_mask`: Keras hands `inner_loop` a list of masks (one per input); the kernels use the
+  first, as booleans (B, T), or None.
+- `in_compute_dtype`: floating sequences in the cell's compute dtype (mixed precision).
+- `processing_order` / `reverse_time`: for `go_backwards`, the sequence and the mask
+  reversed along time BEFORE `project`, so position t of the projected sequence is
+  processing step t (cells with per-step statistics rely on it) and the outputs come out in
+  processing order, as Keras returns them.
+"""
+
+import keras
+from keras import ops
+
+
+def step_mask(mask):
+    """The (B, T) boolean mask of `inner_loop`'s `mask` argument, or None."""
+    if isinstance(mask, (list, tuple)):
+        mask = mask[0]
+    return None if mask is None else ops.cast(mask, "bool")
+
+
+def in_compute_dtype(cell, sequences):
+    """`sequences` as a tensor, floating ones cast to `cell.compute_dtype`."""
+    sequences = ops.convert_to_tensor(sequences)
+    dtype = keras.backend.standardize_dtype(sequences.dtype)
+    if "float" in dtype and dtype != cell.compute_dtype:
+        sequences = ops.cast(sequences, cell.compute_dtype)
+    return sequences
+
+
+def reverse_time(x, go_backwards, axis=1):
+    """`x` reversed along its time `axis` when `go_backwards` (1: batch-major, 0: time-major)."""
+    return ops.flip(x, axis=axis) if go_backwards else x
+
+
+def processing_order(sequences, mask, go_backwards):
+    """The sequence (B, T, ...) and its mask (B, T) or None in processing order."""
+    return (reverse_time(sequences, go_backwards),
+            None if mask is None else reverse_time(mask, go_backwards))
