@@ -282,6 +282,19 @@ def machine():
             "gpus": len(tf.config.list_physical_devices("GPU"))}
 
 
+def _label(row, group):
+    """The model's name, plus the settings that tell it apart from other runs of the same
+    model in the panel (e.g. two schedules)."""
+    same = [r for r in group if r["model"] == row["model"]]
+    configs = [r.get("config") or {} for r in same]
+    differ = sorted(k for k in (row.get("config") or {})
+                    if len({repr(c.get(k)) for c in configs}) > 1)
+    if len(same) < 2 or not differ:
+        return row["model"]
+    settings = ", ".join(f"{k}={row['config'][k]}" for k in differ)
+    return f"{row['model']} ({settings})"
+
+
 def plot(rows, png_path):
     """Learning curves, one panel per (task, T): metric against training seconds."""
     import matplotlib
@@ -300,7 +313,7 @@ def plot(rows, png_path):
         for r in group:
             curve = np.asarray(r["curve"], dtype=float)
             if len(curve):
-                ax.plot(curve[:, 1], curve[:, 2], marker=".", label=r["model"])
+                ax.plot(curve[:, 1], curve[:, 2], marker=".", label=_label(r, group))
         metric = "test MSE" if task == "adding" else "test accuracy"
         ax.axhline(group[0]["baseline"], color="grey", linestyle=":", label="memoryless")
         if task == "adding":
