@@ -235,10 +235,10 @@ def run_one(task, model, timesteps, *, budget, steps, eval_every, seed=0, cfg=No
     while True:
         if step % eval_every == 0 or step >= steps or train_s >= budget:
             value = data.evaluate(net)
-            curve.append([step, round(train_s, 2), value])
+            curve.append([step, round(train_s, 4), value])
             solved = data.solved(value)
             print_fn(f"[{tag}] step {step:6d}  {train_s:7.1f} s  "
-                     f"{step / max(train_s, 1e-9):6.1f} steps/s  {data.metric} {value:.4f}"
+                     f"{(step - 1) / max(train_s, 1e-9):6.1f} steps/s  {data.metric} {value:.4f}"
                      + ("  solved" if solved else ""))
             if solved or step >= steps or train_s >= budget:
                 break
@@ -253,11 +253,14 @@ def run_one(task, model, timesteps, *, budget, steps, eval_every, seed=0, cfg=No
         if not math.isfinite(float(np.asarray(loss).ravel()[0])):
             print_fn(f"[{tag}] step {step}: loss is not finite, stopping")
             value = float("nan")
-            curve.append([step, round(train_s, 2), value])
+            curve.append([step, round(train_s, 4), value])
             break
     return {
         "task": task, "model": model, "timesteps": timesteps, data.metric: value,
-        "steps": step, "seconds": round(train_s, 2), "steps_per_s": round(step / train_s, 2),
+        # seconds to 0.1 ms: a smoke run of two tiny steps must not round to zero; the
+        # rate counts the timed steps only (step 1 compiles and is not timed)
+        "steps": step, "seconds": round(train_s, 4),
+        "steps_per_s": round((step - 1) / max(train_s, 1e-9), 2),
         "compile_s": round(compile_s, 2), "solved": bool(solved),
         "baseline": data.baseline(), "config": dataclasses.asdict(cfg),
         "params": int(net.count_params()), "seed": seed, "curve": curve,
