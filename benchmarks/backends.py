@@ -13,7 +13,9 @@ with the same input and a Dense head:
 - `rnn`:   `keras.layers.RNN(cell)` (Keras's generic loop: lax.scan on JAX, a Python loop on
            PyTorch);
 - `fused`: `rnncells.FusedRNN(cell)` (the backend's fused kernel);
-- `keras`: `keras.layers.LSTM(H)` or `GRU(H)`, the plain-cell reference (cuDNN on a GPU).
+- `keras`: `keras.layers.LSTM(H)` or `GRU(H)`, the plain-cell reference (cuDNN on a GPU);
+- `compiled` (PyTorch, with `--torch-compile`): `rnncells.FusedRNN(cell, torch_compile=True)`
+           (the loop's step through `torch.compile`; its compilation falls in the warm-up).
 
 Method: every model is built and run `--warmup` times, then timed in `--repeats` interleaved
 rounds (each path once per round, order rotated, each call synchronised by fetching its
@@ -63,10 +65,14 @@ def _parse(argv):
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--quick", action="store_true", help="warmup 2, repeats 3")
+    parser.add_argument("--torch-compile", action="store_true",
+                        help="PyTorch: also time FusedRNN(cell, torch_compile=True)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if args.quick:
         args.warmup, args.repeats = 2, 3
+    if args.torch_compile and args.backend != "torch":
+        parser.error("--torch-compile needs --backend torch")
     return args
 
 
@@ -107,11 +113,14 @@ def _models(keras, rnncells, cell_name, reference, args):
         return m
 
     cell = getattr(rnncells, cell_name)
-    return {
+    models = {
         "rnn": model(keras.layers.RNN(cell(args.units))),
         "fused": model(rnncells.FusedRNN(cell(args.units))),
         "keras": model(getattr(keras.layers, reference)(args.units)),
     }
+    if args.torch_compile:
+        models["compiled"] = model(rnncells.FusedRNN(cell(args.units), torch_compile=True))
+    return models
 
 
 def _call(keras, model, mode, x, y):
@@ -165,6 +174,11 @@ def run(args):
             if "rnn" in median:
                 row["fused_over_rnn"] = median["fused"] / median["rnn"]
             row["fused_over_keras"] = median["fused"] / median["keras"]
+            if "compiled" in median:
+                row["compiled_over_fused"] = median["compiled"] / median["fused"]
+                row["compiled_over_keras"] = median["compiled"] / median["keras"]
+                if "rnn" in median:
+                    row["compiled_over_rnn"] = median["compiled"] / median["rnn"]
             rows.append(row)
             _print_row(row)
     return {"machine": _machine(keras), "arguments": {
@@ -182,7 +196,10 @@ def _print_row(row):
     print(f"{row['cell']:<20} {row['mode']:<5} rnn {fmt('rnn')} ms  fused {fmt('fused')} ms  "
           f"{row['reference']:<9} {fmt('keras')} ms  fused/rnn "
           f"{'  n/a' if ratio is None else f'{ratio:5.2f}'}  "
-          f"fused/{row['reference']} {row['fused_over_keras']:5.2f}", flush=True)
+          f"fused/{row['reference']} {row['fused_over_keras']:5.2f}"
+          + (f"  compiled {fmt('compiled')} ms  compiled/rnn {row['compiled_over_rnn']:5.2f}  "
+             f"compiled/{row['reference']} {row['compiled_over_keras']:5.2f}"
+             if "compiled_over_rnn" in row else ""), flush=True)
 
 
 def main(argv=None):

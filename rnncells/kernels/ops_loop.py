@@ -40,14 +40,20 @@ def prepare(sequences, mask, go_backwards):
                                           go_backwards)
 
 
-def scan(step, carry, xs, unroll=1):
+def scan(step, carry, xs, unroll=1, compile_step=False):
     """`carry, ys = scan(step, carry, xs)` over the leading axis of the arrays in `xs`
     (a list): `jax.lax.scan` on JAX, a Python loop elsewhere. `ys` is a list of stacked
-    arrays (`step` returns `(carry, list_of_arrays)`)."""
+    arrays (`step` returns `(carry, list_of_arrays)`). `compile_step` (PyTorch only):
+    the step goes through `torch.compile` (its kernels are cached across calls by code and
+    guards; the first call compiles)."""
     if _backend.name() == "jax":
         import jax
 
         return jax.lax.scan(step, carry, xs, unroll=unroll)
+    if compile_step and _backend.name() == "torch":
+        import torch
+
+        step = torch.compile(step, dynamic=False)
     length = ops.shape(xs[0])[0]
     collected = []
     for t in range(length):
@@ -110,7 +116,7 @@ def hoists_projection(cell):
 
 def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
                  training=False, return_sequences=True, zero_output_for_mask=False, unroll=1,
-                 hoist="auto"):
+                 hoist="auto", compile_step=False):
     """`cell.project` on the whole sequence, then `cell.recur` per step (see the module
     docstring); `hoist=False` (or "auto" on a JAX CPU, `hoists_projection`) calls `project`
     on each step inside the loop instead. Returns `(last_output (B, ...), outputs
@@ -146,7 +152,8 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
         return (list(new_states), output), [output] if return_sequences else []
 
     (final_states, last_output), ys = scan(
-        step, (states, _zero_output(cell, batch, dtype)), xs, unroll=unroll)
+        step, (states, _zero_output(cell, batch, dtype)), xs, unroll=unroll,
+        compile_step=compile_step)
     outputs = _outputs(ys[0] if return_sequences else None, last_output, return_sequences)
     return last_output, outputs, list(final_states)
 

@@ -291,3 +291,41 @@ def test_check_batch_invariance_flags_batch_statistics_at_inference():
     report = diagnostics.check_batch_invariance(_model(keras.layers.RNN(BatchStatisticsCell(3))),
                                                 x)
     assert not report.passed and report.max_abs_diff > report.tolerance
+
+
+def test_torch_compile_option_gives_the_uncompiled_numbers_and_round_trips(monkeypatch):
+    """FusedRNN(torch_compile=True): on PyTorch the loop's step goes through torch.compile
+    (a C++ compiler builds it), elsewhere nothing changes; either way the outputs and one
+    training step agree with the plain layer (inductor may reorder float32 sums), and the
+    option survives get_config / from_config."""
+    compiled_steps = []
+    if keras.backend.backend() == "torch":
+        import torch
+
+        real_compile = torch.compile
+        monkeypatch.setattr(torch, "compile", lambda fn, **kw: (
+            compiled_steps.append(fn), real_compile(fn, **kw))[1])
+    x = _x()
+    y = np.ones((4, 1), "float32")
+    models, layers = [], []
+    for torch_compile in (False, True):
+        keras.utils.set_random_seed(0)
+        layer = rnncells.FusedRNN(rnncells.LayerNormLSTMCell(5), torch_compile=torch_compile)
+        model = _model(layer)
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        models.append(model)
+        layers.append(layer)
+    models[1].set_weights(models[0].get_weights())
+    plain = keras.ops.convert_to_numpy(models[0](x))
+    assert compiled_steps == []
+    compiled = keras.ops.convert_to_numpy(models[1](x))
+    assert len(compiled_steps) == (1 if keras.backend.backend() == "torch" else 0)
+    np.testing.assert_allclose(compiled, plain, atol=5e-4)
+    for model in models:
+        model.train_on_batch(x, y)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(b, a, atol=5e-4)
+    assert rnncells.FusedRNN.from_config(layers[1].get_config()).torch_compile is True
+    assert "torch_compile" not in layers[0].get_config()
+    with pytest.raises(ValueError, match="torch_compile"):
+        rnncells.FusedRNN(rnncells.LayerNormLSTMCell(5), torch_compile="yes")
