@@ -6,8 +6,11 @@ activation, a dropped norm, an off-by-one, ...). For each, the repository's `rnn
 (never in the working tree), and the test files named for that mutant run against the copy
 (`-x`, the `ci` hypothesis profile). A mutant is *killed* when a test fails, *survives* when
 every test passes; a mutant whose original line is no longer in the source is reported as
-*stale* (update the list). Prints one line per mutant and a summary; exits 1 if any mutant
-survives or times out. The healthy suite is `make test`; a mutant's tests must pass there.
+*stale* (update the list). A test run that ends without a test failing (pytest's exit codes
+2-5: interrupted, an internal or usage error, no test collected, e.g. a `-k` that matches
+nothing) kills nothing: the mutant is reported as an *error*. Prints one line per mutant and
+a summary; exits 1 if any mutant survives, times out or errs. The healthy suite is
+`make test`; a mutant's tests must pass there.
 
     python -m tests.mutants.run [--list] [name ...]
 """
@@ -98,6 +101,10 @@ MUTANTS = [
            "keep = tf.cumsum(tf.cast(step_mask, tf.int32), axis=1) > 0",
            "keep = tf.cumsum(tf.cast(step_mask, tf.int32), axis=1) >= 0",
            ("tests/kernels/test_fused.py",)),
+    Mutant("statistics_resolve_mask_dropped", "rnncells/cells/batch_norm.py",
+           "resolve_mask=self.resolve_mask)", "resolve_mask=None)",
+           ("tests/cells/test_batch_norm_statistics.py", "-k",
+            "masking_layer_in_front_of_fused_rnn")),
     Mutant("go_backwards_ignored", "rnncells/kernels/inputs.py",
            "return ops.flip(x, axis=axis) if go_backwards else x", "return x",
            ("tests/kernels/test_loop.py", "tests/kernels/test_fused.py")),
@@ -198,7 +205,7 @@ def main(argv=None):
         for m in chosen:
             print(f"{m.name}: {m.path}: {m.original!r} -> {m.mutated!r}")
         return 0
-    results = {"killed": [], "survived": [], "stale": [], "timeout": []}
+    results = {"killed": [], "survived": [], "stale": [], "timeout": [], "error": []}
     with tempfile.TemporaryDirectory(prefix="rnncells-mutants-") as tmp:
         base = Path(tmp) / "base"
         _copy_tree(base)
@@ -214,18 +221,21 @@ def main(argv=None):
                 continue
             code, tail = run_tests(work, m.tests, args.timeout)
             seconds = time.perf_counter() - start
-            status = "timeout" if code is None else "survived" if code == 0 else "killed"
+            # pytest exits 1 when a test failed; 2-5 mean no test could fail (see above)
+            status = ("timeout" if code is None else "survived" if code == 0
+                      else "killed" if code == 1 else "error")
             results[status].append(m.name)
             print(f"{status.upper():9} {m.name} ({seconds:.0f} s; {' '.join(m.tests)}): {tail}",
                   flush=True)
             shutil.rmtree(work, ignore_errors=True)
     print(f"\n{len(results['killed'])} killed, {len(results['survived'])} survived, "
-          f"{len(results['stale'])} stale, {len(results['timeout'])} timed out "
+          f"{len(results['stale'])} stale, {len(results['timeout'])} timed out, "
+          f"{len(results['error'])} errors "
           f"of {len(chosen)} mutants")
-    for status in ("survived", "stale", "timeout"):
+    for status in ("survived", "stale", "timeout", "error"):
         if results[status]:
             print(f"{status}: {', '.join(results[status])}")
-    return 1 if results["survived"] or results["timeout"] else 0
+    return 1 if results["survived"] or results["timeout"] or results["error"] else 0
 
 
 if __name__ == "__main__":
