@@ -28,7 +28,8 @@ demo: $(VENV)/.installed-demo
 # The whole suite on TensorFlow (two workers), then TensorFlow's numbers for the
 # cross-backend suite, which runs (with the 0.1.0 files) on JAX and on PyTorch against them.
 BACKEND_TESTS := tests/backends tests/test_legacy_files.py tests/test_sequence_errors.py \
-	tests/test_precise_statistics.py tests/cells/test_batch_norm_math.py
+	tests/test_precise_statistics.py tests/cells/test_batch_norm_math.py \
+	tests/kernels/test_statistics_contract.py
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check rnncells tests benchmarks examples scripts
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir $(DOCS_CHECK)

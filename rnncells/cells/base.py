@@ -34,6 +34,31 @@ BACKWARDS = ("per_step", "batched", "autodiff")
 
 
 @dataclasses.dataclass(frozen=True)
+class RunningStatistics:
+    """What a fused kernel needs from a cell that keeps running statistics (batch norm), so
+    that no kernel reads a weight or an attribute of the cell by a naming convention.
+
+    Attributes:
+        collect: `collect(shared_steps)` returns a context manager that yields a list: inside
+            it, the statistics `project` and `recur` record are appended to that list as
+            `(name, (step_index, share, mean, variance))` instead of being applied.
+            `shared_steps`: every row of the batch is at the same step (no mask).
+        apply: `apply(records)` updates the moving statistics from the records of a whole
+            sequence at once (each entry's tensors stacked over the positions).
+        recur_widths: `((name, width), ...)`: the normalizations one `recur` step records,
+            in the order it records them, and the feature width of each (the kernels size
+            their per-step buffers with it; empty until the cell is built).
+        resolve_mask: optional `resolve_mask(sequences, mask)` -> the (B, T) mask that also
+            marks the cell's own padded steps (e.g. a `mask_value`), or None.
+    """
+
+    collect: Callable
+    apply: Callable
+    recur_widths: tuple = ()
+    resolve_mask: Callable | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class FusedSpec:
     """The contract between a cell and the fused kernels (`RecurrentCell.fused_spec()`).
 
@@ -55,9 +80,10 @@ class FusedSpec:
             d_states_prev, d_weights)` with `d_weights` in the order of `step_vjp_weights`;
             kernels use it instead of differentiating `recur` with a tape.
         step_vjp_weights: the variables `step_vjp` returns gradients for.
-        running_statistics: the cell keeps running statistics that training updates (batch
-            norm): FusedRNN runs it with `rnncells.kernels.statistics`, which records each
-            step's statistics in the loop and hands them to `cell.apply_statistics` once.
+        statistics: a `RunningStatistics` when the cell keeps running statistics that
+            training updates (batch norm): FusedRNN then runs its statistics kernel, which
+            records each step's statistics in the loop and applies them once after it.
+            `running_statistics` (read-only) says whether it is set.
     """
 
     backward: str = "per_step"
@@ -67,12 +93,20 @@ class FusedSpec:
     scan: bool = False
     step_vjp: Callable | None = None
     step_vjp_weights: tuple = ()
-    running_statistics: bool = False
+    statistics: RunningStatistics | None = None
 
     def __post_init__(self):
         if self.backward not in BACKWARDS:
             raise ValueError(f"`backward` must be one of {BACKWARDS}; received "
                              f"backward={self.backward!r}.")
+        if self.statistics is not None and not isinstance(self.statistics, RunningStatistics):
+            raise ValueError("`statistics` must be None or a `RunningStatistics`; received "
+                             f"statistics={self.statistics!r}.")
+
+    @property
+    def running_statistics(self):
+        """Whether the cell keeps running statistics (`statistics` is set)."""
+        return self.statistics is not None
 
 
 #: The methods that carry a cell's equations. A fast path written for one class's equations

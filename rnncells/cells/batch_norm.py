@@ -87,7 +87,7 @@ from rnncells import _validation as validation
 from rnncells._deprecation import take_renamed, upgrade_config
 from rnncells._serialization import keras_serializable
 from rnncells.cells import batch_norm_statistics as stats
-from rnncells.cells.base import FusedSpec
+from rnncells.cells.base import FusedSpec, RunningStatistics
 from rnncells.cells.batch_norm_probes import StatisticsRouting
 from rnncells.cells.dense import DenseRecurrentCell, split_gates
 from rnncells.cells.updates import gru_update, lstm_update
@@ -135,8 +135,14 @@ class BatchNormRecurrentCell(StatisticsRouting, DenseRecurrentCell):
         entries left out of the statistics); `project` needs the step index held in the last
         state (`start_step`), so a wrapper or kernel that calls `project` itself must pass it;
         the step counter state is bookkeeping; TensorFlow's backward for the generic loop."""
+        statistics = RunningStatistics(
+            collect=self.collecting_statistics, apply=self.apply_statistics,
+            recur_widths=tuple((prefix, self._norm_widths[prefix])
+                               for prefix in self.recur_normalizations
+                               if prefix in self._norm_widths),
+            resolve_mask=self.resolve_mask)
         return FusedSpec(backward="autodiff", batchable=False, fuse_masks=True,
-                         project_start_step=True, running_statistics=True)
+                         project_start_step=True, statistics=statistics)
 
     def __init__(self, units, momentum=0.99, norm_epsilon=1e-3, norm_gamma_initializer=0.1,
                  beta_initializer="zeros", max_steps=100, synchronized=False, mask_value=None,
@@ -160,6 +166,7 @@ class BatchNormRecurrentCell(StatisticsRouting, DenseRecurrentCell):
             )
         self.mask_value = None if mask_value is None else float(mask_value)
         self._norm_prefixes = []
+        self._norm_widths = {}  # prefix -> feature width, as built
         # where recorded statistics go, and keras.layers.RNN's probes (batch_norm_probes.py)
         self.init_statistics_routing()
         self.supports_masking = True  # the optional per-step `mask` of `call`
@@ -186,6 +193,7 @@ class BatchNormRecurrentCell(StatisticsRouting, DenseRecurrentCell):
                                    initializer=self.beta_initializer)
         setattr(self, f"{prefix}_beta", beta)
         self._norm_prefixes.append(prefix)
+        self._norm_widths[prefix] = int(width)
 
     def _statistics_variable(self, name, shape, init):
         # keras.Variable, not add_weight: add_weight has no `synchronization`, and the update

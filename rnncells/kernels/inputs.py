@@ -11,10 +11,14 @@
   reversed along time BEFORE `project`, so position t of the projected sequence is
   processing step t (cells with per-step statistics rely on it) and the outputs come out in
   processing order, as Keras returns them.
+- `running_statistics`: the `RunningStatistics` of a batch-norm cell's `FusedSpec`, the only
+  way the statistics kernels reach its statistics.
 """
 
 import keras
 from keras import ops
+
+from rnncells.cells.base import fused_spec_of
 
 
 def step_mask(mask):
@@ -42,3 +46,14 @@ def processing_order(sequences, mask, go_backwards):
     """The sequence (B, T, ...) and its mask (B, T) or None in processing order."""
     return (reverse_time(sequences, go_backwards),
             None if mask is None else reverse_time(mask, go_backwards))
+
+
+def running_statistics(cell):
+    """The `RunningStatistics` of `cell` (`FusedSpec.statistics`): how a statistics kernel
+    collects and applies what the cell records. Raises a ValueError for a cell without."""
+    statistics = fused_spec_of(cell).statistics
+    if statistics is None:
+        raise ValueError(
+            f"{type(cell).__name__} keeps no running statistics (its `fused_spec()` has no "
+            "`statistics`): run it with the loop kernel, not the statistics kernel.")
+    return statistics

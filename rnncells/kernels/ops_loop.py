@@ -16,7 +16,7 @@ zero_output_for_mask) -> (last_output, outputs, final_states)`, with the semanti
   (`keras.ops.associative_scan`, parallel on JAX).
 - `run_statistics_sequence`: cells with running statistics (batch norm). Nothing is assigned
   inside the loop: each step's batch statistics leave the loop as its outputs, and the moving
-  statistics are updated once after it (`cell.apply_statistics`), so the loop has no side
+  statistics are updated once after it (`FusedSpec.statistics.apply`), so the loop has no side
   effects (JAX traces its body once).
 
 Masks `(B, T)`: a masked step keeps the previous states; its output repeats the previous
@@ -193,18 +193,20 @@ def run_statistics_sequence(cell, sequences, initial_states, mask=None, go_backw
                             training=False, return_sequences=True,
                             zero_output_for_mask=False, unroll=1):
     """The loop of a cell with running statistics: each step's statistics are loop outputs,
-    applied once after the loop with `cell.apply_statistics` (see the module docstring)."""
+    applied once after the loop with `FusedSpec.statistics.apply` (see the module
+    docstring)."""
+    statistics = kernel_inputs.running_statistics(cell)
     sequences = kernel_inputs.in_compute_dtype(cell, sequences)
     states = [ops.convert_to_tensor(s) for s in initial_states]
     mask = kernel_inputs.step_mask(mask)
-    if callable(getattr(cell, "resolve_mask", None)):  # e.g. the cell's `mask_value`
-        mask = kernel_inputs.step_mask(cell.resolve_mask(sequences, mask))
+    if statistics.resolve_mask is not None:  # e.g. the cell's `mask_value`
+        mask = kernel_inputs.step_mask(statistics.resolve_mask(sequences, mask))
     sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     shared = mask is None
     # Without a mask every row is at the first row's step; with one, each row counts its own.
     start = ops.cast(ops.reshape(states[-1], (-1,))[0], "int32") if shared else states[-1]
     float_mask = None if mask is None else ops.cast(mask, "float32")
-    with cell.collecting_statistics(shared_steps=shared) as projected_records:
+    with statistics.collect(shared) as projected_records:
         projected = cell.project(sequences, training=training, start_step=start,
                                  mask=float_mask)
     dtype = cell.compute_dtype
@@ -213,7 +215,7 @@ def run_statistics_sequence(cell, sequences, initial_states, mask=None, go_backw
     def step(carry, x_t):
         states, prev_output = carry
         m_t = x_t[1] if len(x_t) > 1 else None
-        with cell.collecting_statistics(shared_steps=shared) as records:
+        with statistics.collect(shared) as records:
             output, new_states = cell.recur(
                 x_t[0], list(states), training=training,
                 mask=None if m_t is None else ops.cast(m_t, "float32"))
@@ -242,6 +244,6 @@ def run_statistics_sequence(cell, sequences, initial_states, mask=None, go_backw
             ops.reshape(variance, (timesteps, -1, width)))))
     records = list(projected_records) + loop_records
     if records and training:
-        cell.apply_statistics(records)
+        statistics.apply(records)
     return last_output, _outputs(outputs_tm, last_output, return_sequences), list(final_states)
 

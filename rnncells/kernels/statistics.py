@@ -1,16 +1,16 @@
 """The fused loop of cells with running statistics (per-step batch norm).
 
 `run_sequence(cell, sequences, initial_states, ...)` is what `FusedRNN` runs for a cell that
-keeps moving statistics (`cell.fused_spec().running_statistics`; it has
-`collecting_statistics`, `apply_statistics` and `recur_normalizations`, the normalizations
-`recur` records; as `BatchNormLSTMCell` and `BatchNormGRUCell`):
+keeps moving statistics (`FusedSpec.statistics`, a `RunningStatistics`: how to collect
+the statistics `project` and `recur` record, how to apply them, and the normalizations one
+`recur` step records with their widths; as `BatchNormLSTMCell` and `BatchNormGRUCell`):
 
 1. `cell.project` on the whole (processing-order) sequence: `x @ W` and its per-step batch
    norm for all T steps at once (one matmul, one reduction over the batch axis).
 2. `cell.recur` in a `tf.while_loop`. Each step normalizes with its batch statistics, but
    nothing is assigned inside the loop: the cell records each step's statistics (means and
    unbiased variances, a few (R, W) tensors) into `TensorArray`s.
-3. After the loop, ONE `cell.apply_statistics` (all normalizations) gives the moving statistics
+3. After the loop, ONE `statistics.apply` (all normalizations) gives the moving statistics
    exactly the updates T successive steps would (see the cell's docstring), instead of T
    read-modify-writes of the whole (max_steps, width) tables inside the loop.
 
@@ -22,14 +22,15 @@ argument): a masked step keeps the row's states (step counter included) and its 
 repeats the previous one (or is zero with `zero_output_for_mask`), as in
 `keras.layers.RNN`; masked entries are left out of every batch statistic and moving-statistic
 update, and each row's steps are counted from its own counter. A cell's own padding rule
-(`resolve_mask`, e.g. `mask_value`) joins the mask: such steps are masked steps here.
-Without a mask every row is at the same step (the step state of the first row), so each
+(`RunningStatistics.resolve_mask`, e.g. `mask_value`) joins the mask: such steps are masked
+steps here. Without a mask every row is at the same step (the step state of the first row), so each
 step's statistics are plain reductions over the batch.
 """
 
 import tensorflow as tf
 
 from rnncells.kernels import inputs as kernel_inputs
+from rnncells.kernels.inputs import running_statistics
 
 
 def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
@@ -37,7 +38,7 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
     """Run `cell` over `sequences` (B, T, F); return `(last_output, outputs, final_states)`.
 
     Args:
-        cell: a cell with running statistics (see `handles`).
+        cell: a cell whose `fused_spec()` has `statistics` (a `RunningStatistics`).
         sequences: (B, T, F) tensor.
         initial_states: list of the cell's states (B, ...), its step counter last.
         mask: optional (B, T) boolean (or a list holding it): False marks a padded step.
@@ -50,36 +51,39 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
         `(last_output (B, U), outputs (B, T or 1, U), final_states)` as
         `keras.layers.RNN.inner_loop`.
     """
+    statistics = running_statistics(cell)
     sequences = kernel_inputs.in_compute_dtype(cell, tf.convert_to_tensor(sequences))
     states = [tf.convert_to_tensor(s) for s in initial_states]
     mask = kernel_inputs.step_mask(mask)
-    if callable(getattr(cell, "resolve_mask", None)):  # e.g. a cell's `mask_value`
-        mask = kernel_inputs.step_mask(cell.resolve_mask(sequences, mask))
+    if statistics.resolve_mask is not None:  # e.g. a cell's `mask_value`
+        mask = kernel_inputs.step_mask(statistics.resolve_mask(sequences, mask))
     sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     shared = mask is None
     # Without a mask every row is at the first row's step; with one, each row counts its own.
     start = tf.cast(tf.reshape(states[-1], [-1])[0], tf.int32) if shared else states[-1]
-    with cell.collecting_statistics(shared_steps=shared) as projected_records:
+    with statistics.collect(shared) as projected_records:
         projected = cell.project(sequences, training=training, start_step=start,
                                  mask=None if mask is None else tf.cast(mask, tf.float32))
-    loop = _Loop(cell, training, shared, return_sequences, zero_output_for_mask)
+    loop = _Loop(cell, statistics, training, shared, return_sequences, zero_output_for_mask)
     last_output, outputs, final_states, loop_records = loop.run(projected, states, mask)
     records = projected_records + loop_records
     if records:
-        cell.apply_statistics(records)
+        statistics.apply(records)
     return last_output, outputs, final_states
 
 
 class _Loop:
     """The while loop over `cell.recur`, collecting the statistics each step records."""
 
-    def __init__(self, cell, training, shared, return_sequences, zero_output_for_mask):
-        self.cell, self.training, self.shared = cell, training, shared
+    def __init__(self, cell, statistics, training, shared, return_sequences,
+                 zero_output_for_mask):
+        self.cell, self.statistics = cell, statistics
+        self.training, self.shared = training, shared
         self.return_sequences = return_sequences
         self.zero_output_for_mask = zero_output_for_mask
 
     def step(self, projected_t, states, mask_t):
-        with self.cell.collecting_statistics(shared_steps=self.shared) as records:
+        with self.statistics.collect(self.shared) as records:
             output, new_states = self.cell.recur(
                 projected_t, list(states), training=self.training,
                 mask=None if mask_t is None else tf.cast(mask_t, tf.float32))
@@ -89,8 +93,7 @@ class _Loop:
         """The (prefix, statistics specs) one step of `recur` records, in order (None: an
         entry not recorded, see the cell's `normalize`)."""
         spec = []
-        for prefix in self.cell.recur_normalizations:
-            width = getattr(self.cell, f"{prefix}_gamma").shape[0]
+        for prefix, width in self.statistics.recur_widths:
             if self.shared:  # the first row's step, no shares, statistics (W,)
                 stats = [tf.TensorSpec((1, 1), step_dtype), None,
                          tf.TensorSpec((width,), tf.float32),
@@ -140,8 +143,8 @@ class _Loop:
             if len(flat) != len(record_tas):
                 raise ValueError(
                     f"{type(self.cell).__name__}.recur recorded the statistics of "
-                    f"{[p for p, _ in records]}; its `recur_normalizations` says "
-                    f"{list(self.cell.recur_normalizations)}.")
+                    f"{[p for p, _ in records]}; its `FusedSpec.statistics.recur_widths` "
+                    f"says {[p for p, _ in self.statistics.recur_widths]}.")
             record_tas = [ta.write(t, x) for ta, x in zip(record_tas, flat)]
             return t + 1, new_states, output, out_ta, record_tas
 
