@@ -287,15 +287,20 @@ def machine():
 
 def _label(row, group):
     """The model's name, plus the settings that tell it apart from other runs of the same
-    model in the panel (e.g. two schedules)."""
+    model in the panel (e.g. two schedules); runs with the same settings (e.g. one machine
+    idle, one shared) are told apart by their speed."""
     same = [r for r in group if r["model"] == row["model"]]
+    if len(same) < 2:
+        return row["model"]
     configs = [r.get("config") or {} for r in same]
     differ = sorted(k for k in (row.get("config") or {})
                     if len({repr(c.get(k)) for c in configs}) > 1)
-    if len(same) < 2 or not differ:
-        return row["model"]
-    settings = ", ".join(f"{k}={row['config'][k]}" for k in differ)
-    return f"{row['model']} ({settings})"
+    settings = [f"{k}={row['config'][k]}" for k in differ]
+    twins = [r for r, c in zip(same, configs)
+             if all(repr(c.get(k)) == repr(row["config"].get(k)) for k in differ)]
+    if len(twins) > 1 and "steps_per_s" in row:
+        settings.append(f"{row['steps_per_s']:.1f} steps/s")
+    return f"{row['model']} ({', '.join(settings)})" if settings else row["model"]
 
 
 def plot(rows, png_path):

@@ -102,3 +102,16 @@ def test_sequential_digits_shapes_and_fixed_permutation():
     np.testing.assert_array_equal(perm.y_test, plain.y_test)
     np.testing.assert_array_equal(sequential_digits(seed=0, permute=True).permutation,
                                   perm.permutation)
+
+
+def test_plot_labels_tell_runs_of_one_model_apart():
+    def row(model, decay_every, steps_per_s):
+        return {"model": model, "steps_per_s": steps_per_s,
+                "config": {"units": 32, "decay_every": decay_every}}
+
+    alone = [row("IndRNN", 1000, 3.0), row("keras.LSTM", 1000, 1.4)]
+    assert [tasks._label(r, alone) for r in alone] == ["IndRNN", "keras.LSTM"]
+    runs = [row("IndRNN", 1000, 3.0), row("IndRNN", 2000, 5.0), row("IndRNN", 2000, 7.5)]
+    assert [tasks._label(r, runs) for r in runs] == [
+        "IndRNN (decay_every=1000)", "IndRNN (decay_every=2000, 5.0 steps/s)",
+        "IndRNN (decay_every=2000, 7.5 steps/s)"]
