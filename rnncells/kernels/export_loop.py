@@ -111,18 +111,19 @@ def _expand(mask_t, like):
     return tf.reshape(mask_t, [-1] + [1] * (len(like.shape) - 1))
 
 
-def run(cell, sequences, initial_states, mask=None, go_backwards=False, training=False,
-        return_sequences=True, zero_output_for_mask=False, blocked=None):
+def run(cell, sequences, initial_states, mask=None, training=False, return_sequences=True,
+        zero_output_for_mask=False, blocked=None):
     """Run `cell` over `sequences`; return `(last_output, outputs, final_states)`.
 
     The contract of `rnncells.kernels.loop.run_sequence` and of Keras's `backend.rnn`:
 
     Args:
         cell: an rnncells cell (project/recur) or any Keras RNN cell (called per step).
-        sequences: `(B, T, *step_shape)`.
+        sequences: `(B, T, *step_shape)`, in processing order (`run_layer` reverses it for
+            `go_backwards`); outputs come back in that order.
         initial_states: list of state tensors `(B, ...)`, in the cell's state order.
-        mask: optional boolean `(B, T)`: False marks a step that keeps the previous states.
-        go_backwards: process reversed time; outputs come back in processing order.
+        mask: optional boolean `(B, T)`, in processing order: False marks a step that keeps
+            the previous states.
         training: passed to the cell.
         return_sequences: if False, `outputs` is `(B, 1, ...)` holding the last output.
         zero_output_for_mask: masked steps output zeros instead of repeating the last output.
@@ -137,7 +138,6 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
     """
     sequences = tf.convert_to_tensor(sequences)
     states = [tf.convert_to_tensor(s) for s in _as_list(initial_states)]
-    sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     if _follows_protocol(cell):
         projected = cell.project(sequences, training=training)
         structure = projected
@@ -233,7 +233,7 @@ def run(cell, sequences, initial_states, mask=None, go_backwards=False, training
 
 def run_layer(layer, sequences, initial_state, mask, training):
     """`run` with the settings of a `keras.layers.RNN`-like layer (`inner_loop`'s contract)."""
-    return run(layer.cell, sequences, initial_state, mask=kernel_inputs.step_mask(mask),
-               go_backwards=layer.go_backwards, training=training,
+    sequences, mask = kernel_inputs.prepare(layer.cell, sequences, mask, layer.go_backwards)
+    return run(layer.cell, sequences, initial_state, mask=mask, training=training,
                return_sequences=layer.return_sequences,
                zero_output_for_mask=layer.zero_output_for_mask)

@@ -1,8 +1,10 @@
-"""What every kernel does to its inputs before it runs, written once for all of them.
+"""What every kernel receives, prepared once for all of them (`prepare`).
 
-`FusedRNN`, `ConvRNN`'s export path and the kernels (TensorFlow's `loop`, `statistics`,
-`export_loop`; JAX's and PyTorch's `ops_loop`) all receive the arguments of
-`keras.layers.RNN.inner_loop`. Here is how each kernel turns them into what it runs on:
+`FusedRNN` (and the export path, `export_loop.run_layer`) receive the arguments of
+`keras.layers.RNN.inner_loop`. They prepare the input once, and every kernel (TensorFlow's
+`loop`, `scan`, `statistics`, `export_loop`; JAX's and PyTorch's `ops_loop`) takes the
+result in one signature, `(cell, sequences, initial_states, mask, training,
+return_sequences, zero_output_for_mask, **options)`, with no `go_backwards` of its own:
 
 - `step_mask`: Keras hands `inner_loop` a list of masks (one per input); the kernels use the
   first, as booleans (B, T), or None.
@@ -11,6 +13,7 @@
   reversed along time BEFORE `project`, so position t of the projected sequence is
   processing step t (cells with per-step statistics rely on it) and the outputs come out in
   processing order, as Keras returns them.
+- `prepare`: the three above, in that order.
 - `running_statistics`: the `RunningStatistics` of a batch-norm cell's `FusedSpec`, the only
   way the statistics kernels reach its statistics.
 """
@@ -46,6 +49,12 @@ def processing_order(sequences, mask, go_backwards):
     """The sequence (B, T, ...) and its mask (B, T) or None in processing order."""
     return (reverse_time(sequences, go_backwards),
             None if mask is None else reverse_time(mask, go_backwards))
+
+
+def prepare(cell, sequences, mask, go_backwards):
+    """`(sequences, mask)` as every kernel takes them: the sequence in the cell's compute
+    dtype and the boolean mask (B, T) or None, both in processing order."""
+    return processing_order(in_compute_dtype(cell, sequences), step_mask(mask), go_backwards)
 
 
 def running_statistics(cell):

@@ -28,8 +28,9 @@ and re-install the dropout masks of the forward (`get_dropout_masks`/`set_dropou
 Semantics follow `keras.layers.RNN` exactly:
 - mask `(B, T)`: a masked step keeps the previous states; its output repeats the previous
   output (zeros before the first unmasked step), or is zero with `zero_output_for_mask`.
-- `go_backwards`: the sequence (and mask) is processed in reversed time and the outputs are
-  returned in processing order, i.e. reversed, as Keras returns them.
+- the sequence (and mask) arrive in processing order (`FusedRNN` reverses them once for
+  `go_backwards`, `rnncells.kernels.inputs.prepare`), and the outputs are returned in that
+  order, as Keras returns them.
 - `last_output` is the output written at the last processed step (after masking).
 
 XLA: `jit=True` compiles the forward and the backward loops with XLA (traced calls only).
@@ -42,7 +43,6 @@ import tensorflow as tf
 
 from rnncells._pointwise import pointwise_compilation
 from rnncells.cells.base import BACKWARDS, RecurrentCell, fused_spec_of
-from rnncells.kernels import inputs as kernel_inputs
 
 #: On CPU, XLA is used ("auto") when batch * state width is at most this many elements.
 CPU_XLA_MAX_STEP_ELEMENTS = 1024
@@ -116,17 +116,18 @@ def resolve_options(cell, jit, backward, batch_size, timesteps, initial_states, 
     return bool(jit) and backward != "autodiff", backward
 
 
-def run_loop(cell, projected, initial_states, mask=None, go_backwards=False, training=False,
-             return_sequences=True, zero_output_for_mask=False, jit="auto", backward="auto"):
+def run_loop(cell, projected, initial_states, mask=None, training=False, return_sequences=True,
+             zero_output_for_mask=False, jit="auto", backward="auto"):
     """Run `cell.recur` over a projected sequence; return `(last_output, outputs, states)`.
 
     Args:
         cell: an object with `recur(projected_t, states, training) -> (output, new_states)`
             (an rnncells cell). Its output dtype is `cell.compute_dtype`.
-        projected: `cell.project(sequence)`: a tensor (or nest) of shape `(B, T, ...)`.
+        projected: `cell.project(sequence)`: a tensor (or nest) of shape `(B, T, ...)`, in
+            processing order.
         initial_states: list of state tensors `(B, ...)`, in the cell's state order.
-        mask: optional boolean `(B, T)`: False marks a step to skip (Keras semantics).
-        go_backwards: process reversed time; outputs come back in processing order.
+        mask: optional boolean `(B, T)`, in processing order: False marks a step to skip
+            (Keras semantics).
         training: passed to `cell.recur` (dropout, batch statistics).
         return_sequences: if False, `outputs` is `(B, 1, ...)` holding the last output only
             (as `keras.layers.RNN`'s inner loop).
@@ -143,10 +144,8 @@ def run_loop(cell, projected, initial_states, mask=None, go_backwards=False, tra
     jit, backward = resolve_options(cell, jit, backward, flat_projected[0].shape[0],
                                     flat_projected[0].shape[1], initial_states,
                                     flat_projected[0].shape)
-    # Time-major, reversed for go_backwards, as keras.backend.rnn does.
-    flat_tm = [kernel_inputs.reverse_time(_time_major(x), go_backwards, axis=0)
-               for x in flat_projected]
-    mask_tm = _mask_tm(mask, go_backwards)
+    flat_tm = [_time_major(x) for x in flat_projected]
+    mask_tm = _mask_tm(mask)
     loop = _Loop(cell, projected, training, return_sequences, zero_output_for_mask,
                  _output_spec(cell, flat_tm, initial_states, projected, training))
     if backward == "autodiff":
@@ -157,8 +156,8 @@ def run_loop(cell, projected, initial_states, mask=None, go_backwards=False, tra
     return outputs_tm[-1], _batch_major(outputs_tm), list(final_states)
 
 
-def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
-                 training=False, return_sequences=True, zero_output_for_mask=False, jit="auto",
+def run_sequence(cell, sequences, initial_states, mask=None, training=False,
+                 return_sequences=True, zero_output_for_mask=False, jit="auto",
                  backward="auto"):
     """`cell.project` on the whole sequence, then `run_loop`: what FusedRNN's loop path runs.
 
@@ -166,13 +165,12 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
     of the projected ones. With the "batched" backward, `project` joins the kernel: the
     forward runs it (in the same XLA computation as the loop when `jit`), and the backward
     recomputes `project` and `recur` on all T*B rows at once and backpropagates through both
-    in one go. Other backwards call `project` once, outside the loop. `go_backwards`
-    reverses the sequence BEFORE `project` (position t of the projected sequence is then
-    processing step t, which cells with per-step statistics rely on).
+    in one go. Other backwards call `project` once, outside the loop. The sequence is in
+    processing order (reversed BEFORE `project` for `go_backwards`): position t of the
+    projected sequence is processing step t, which cells with per-step statistics rely on.
     """
     sequences = tf.convert_to_tensor(sequences)
     initial_states = [tf.convert_to_tensor(s) for s in initial_states]
-    sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     jit, backward = resolve_options(cell, jit, backward, sequences.shape[0],
                                     sequences.shape[1], initial_states, sequences.shape)
     if backward != "batched":
@@ -192,7 +190,7 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
                               batch=sequences.shape[0]),
                  project_inside=True)
     outputs_tm, final_states = loop.differentiate([sequences], initial_states,
-                                                  _mask_tm(mask, False), jit, batched=True)
+                                                  _mask_tm(mask), jit, batched=True)
     return outputs_tm[-1], _batch_major(outputs_tm), list(final_states)
 
 
@@ -201,11 +199,8 @@ def _tf_variable(weight):
     return weight.value if isinstance(weight, keras.Variable) else weight
 
 
-def _mask_tm(mask, go_backwards):
-    if mask is None:
-        return None
-    return kernel_inputs.reverse_time(tf.transpose(tf.cast(mask, tf.bool), [1, 0]), go_backwards,
-                               axis=0)
+def _mask_tm(mask):
+    return None if mask is None else tf.transpose(tf.cast(mask, tf.bool), [1, 0])
 
 
 class _Loop:

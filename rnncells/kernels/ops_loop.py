@@ -1,9 +1,9 @@
 """The fused kernels of the JAX and PyTorch backends, in `keras.ops`.
 
 The same three kernels as TensorFlow's (`loop`, `scan`, `statistics`), behind one signature,
-`(cell, sequences, initial_states, mask, go_backwards, training, return_sequences,
-zero_output_for_mask) -> (last_output, outputs, final_states)`, with the semantics of
-`keras.layers.RNN.inner_loop`:
+`(cell, sequences, initial_states, mask, training, return_sequences, zero_output_for_mask)
+-> (last_output, outputs, final_states)`, with the semantics of `keras.layers.RNN.inner_loop`
+on the input that `FusedRNN` prepares once (`rnncells.kernels.inputs.prepare`):
 
 - `run_sequence`: `cell.project` once on the whole sequence (one large matmul), then
   `cell.recur` once per step: `jax.lax.scan` on JAX (XLA compiles the loop with the rest of
@@ -21,9 +21,10 @@ zero_output_for_mask) -> (last_output, outputs, final_states)`, with the semanti
 
 Masks `(B, T)`: a masked step keeps the previous states; its output repeats the previous
 output (zeros before the first unmasked step), or is zero with `zero_output_for_mask`.
-`go_backwards`: the sequence is reversed BEFORE `project` (position t of the projected
-sequence is processing step t) and outputs come back in processing order, as Keras returns
-them. Gradients are the backend's own differentiation of these loops.
+The sequence arrives in the cell's compute dtype, with a boolean mask (B, T) or None, both
+already reversed for `go_backwards`: position t is processing step t here, and outputs come
+back in that order, as Keras returns them. Gradients are the backend's own differentiation of these
+loops.
 """
 
 from keras import ops, tree
@@ -32,12 +33,6 @@ from rnncells import _backend
 from rnncells._shapes import as_shape
 from rnncells.cells.base import fused_spec_of
 from rnncells.kernels import inputs as kernel_inputs
-
-
-def prepare(sequences, mask, go_backwards):
-    """The sequence and the boolean mask in processing order (kernels/inputs.py)."""
-    return kernel_inputs.processing_order(sequences, kernel_inputs.step_mask(mask),
-                                          go_backwards)
 
 
 def scan(step, carry, xs, unroll=1, compile_step=False):
@@ -114,14 +109,13 @@ def hoists_projection(cell):
     return jax.default_backend() != "cpu"
 
 
-def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
-                 training=False, return_sequences=True, zero_output_for_mask=False, unroll=1,
+def run_sequence(cell, sequences, initial_states, mask=None, training=False,
+                 return_sequences=True, zero_output_for_mask=False, unroll=1,
                  hoist="auto", compile_step=False):
     """`cell.project` on the whole sequence, then `cell.recur` per step (see the module
     docstring); `hoist=False` (or "auto" on a JAX CPU, `hoists_projection`) calls `project`
     on each step inside the loop instead. Returns `(last_output (B, ...), outputs
     (B, T or 1, ...), final_states)`."""
-    sequences, mask = prepare(sequences, mask, go_backwards)
     states = [ops.convert_to_tensor(s) for s in initial_states]
     if hoist == "auto":
         hoist = hoists_projection(cell)
@@ -158,16 +152,9 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
     return last_output, outputs, list(final_states)
 
 
-def run_linear_scan(cell, sequences, initial_states, mask=None, go_backwards=False,
-                    training=False, return_sequences=True, zero_output_for_mask=False):
-    """`h_t = a_t * h_{t-1} + b_t` (`cell.scan_coefficients`) as an associative scan."""
-    sequences, mask = prepare(sequences, mask, go_backwards)
-    a, b = cell.scan_coefficients(cell.project(sequences, training=training))
-    h0 = ops.cast(initial_states[0], a.dtype)
-    if mask is not None:
-        step_mask = ops.reshape(mask, ops.shape(mask) + (1,) * (len(a.shape) - 2))
-        a = ops.where(step_mask, a, ops.ones_like(a))
-        b = ops.where(step_mask, b, ops.zeros_like(b))
+def associative_states(a, b, h0):
+    """The states `h_t = a_t * h_{t-1} + b_t` (B, T, ...) from `h_0` (B, ...), as
+    `keras.ops.associative_scan` over time (parallel on JAX)."""
 
     def combine(first, second):
         a1, b1 = first
@@ -175,7 +162,22 @@ def run_linear_scan(cell, sequences, initial_states, mask=None, go_backwards=Fal
         return a1 * a2, a2 * b1 + b2
 
     a_cum, b_cum = ops.associative_scan(combine, (a, b), axis=1)
-    states = a_cum * ops.expand_dims(h0, 1) + b_cum
+    return a_cum * ops.expand_dims(h0, 1) + b_cum
+
+
+def run_linear_scan(cell, sequences, initial_states, mask=None, training=False,
+                    return_sequences=True, zero_output_for_mask=False,
+                    states_of=associative_states):
+    """`h_t = a_t * h_{t-1} + b_t` (`cell.scan_coefficients`) as an associative scan,
+    `states_of(a, b, h0)` (on TensorFlow, `rnncells.kernels.scan.linear_scan`, whose
+    backward is written out). Masked steps get a = 1, b = 0 (the state is kept)."""
+    a, b = cell.scan_coefficients(cell.project(sequences, training=training))
+    h0 = ops.cast(initial_states[0], a.dtype)
+    if mask is not None:
+        step_mask = ops.reshape(mask, ops.shape(mask) + (1,) * (len(a.shape) - 2))
+        a = ops.where(step_mask, a, ops.ones_like(a))
+        b = ops.where(step_mask, b, ops.zeros_like(b))
+    states = states_of(a, b, h0)
     outputs = states
     if mask is not None:
         keep = step_mask
@@ -189,19 +191,15 @@ def run_linear_scan(cell, sequences, initial_states, mask=None, go_backwards=Fal
     return last_output, outputs, [ops.cast(states[:, -1], cell.compute_dtype)]
 
 
-def run_statistics_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
-                            training=False, return_sequences=True,
-                            zero_output_for_mask=False, unroll=1):
+def run_statistics_sequence(cell, sequences, initial_states, mask=None, training=False,
+                            return_sequences=True, zero_output_for_mask=False, unroll=1):
     """The loop of a cell with running statistics: each step's statistics are loop outputs,
     applied once after the loop with `FusedSpec.statistics.apply` (see the module
     docstring)."""
     statistics = kernel_inputs.running_statistics(cell)
-    sequences = kernel_inputs.in_compute_dtype(cell, sequences)
     states = [ops.convert_to_tensor(s) for s in initial_states]
-    mask = kernel_inputs.step_mask(mask)
     if statistics.resolve_mask is not None:  # e.g. the cell's `mask_value`
         mask = kernel_inputs.step_mask(statistics.resolve_mask(sequences, mask))
-    sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     shared = mask is None
     # Without a mask every row is at the first row's step; with one, each row counts its own.
     start = ops.cast(ops.reshape(states[-1], (-1,))[0], "int32") if shared else states[-1]

@@ -33,16 +33,16 @@ from rnncells.kernels import inputs as kernel_inputs
 from rnncells.kernels.inputs import running_statistics
 
 
-def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
-                 training=False, return_sequences=True, zero_output_for_mask=False):
+def run_sequence(cell, sequences, initial_states, mask=None, training=False,
+                 return_sequences=True, zero_output_for_mask=False):
     """Run `cell` over `sequences` (B, T, F); return `(last_output, outputs, final_states)`.
 
     Args:
         cell: a cell whose `fused_spec()` has `statistics` (a `RunningStatistics`).
-        sequences: (B, T, F) tensor.
+        sequences: (B, T, F) tensor in the cell's compute dtype and in processing order
+            (`rnncells.kernels.inputs.prepare`).
         initial_states: list of the cell's states (B, ...), its step counter last.
-        mask: optional (B, T) boolean (or a list holding it): False marks a padded step.
-        go_backwards: process reversed time; outputs come back in processing order.
+        mask: optional (B, T) boolean, in processing order: False marks a padded step.
         training: batch statistics (recorded, then applied once) and dropout.
         return_sequences: if False, `outputs` is (B, 1, units), the last output only.
         zero_output_for_mask: masked steps output zeros instead of the previous output.
@@ -52,12 +52,10 @@ def run_sequence(cell, sequences, initial_states, mask=None, go_backwards=False,
         `keras.layers.RNN.inner_loop`.
     """
     statistics = running_statistics(cell)
-    sequences = kernel_inputs.in_compute_dtype(cell, tf.convert_to_tensor(sequences))
+    sequences = tf.convert_to_tensor(sequences)
     states = [tf.convert_to_tensor(s) for s in initial_states]
-    mask = kernel_inputs.step_mask(mask)
     if statistics.resolve_mask is not None:  # e.g. a cell's `mask_value`
         mask = kernel_inputs.step_mask(statistics.resolve_mask(sequences, mask))
-    sequences, mask = kernel_inputs.processing_order(sequences, mask, go_backwards)
     shared = mask is None
     # Without a mask every row is at the first row's step; with one, each row counts its own.
     start = tf.cast(tf.reshape(states[-1], [-1])[0], tf.int32) if shared else states[-1]

@@ -39,6 +39,7 @@ unchanged (same names, shapes and order).
 """
 
 import dataclasses
+import functools
 
 import keras
 
@@ -257,60 +258,42 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
                                    timesteps=sequences.shape[1])
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not _backend.is_tensorflow():
-            return self._ops_inner_loop(sequences, initial_state, mask, training)
-        from rnncells.kernels import export_loop
+        if _backend.is_tensorflow():
+            from rnncells.kernels import export_loop
 
-        if export_loop.is_exporting() and self.fused_path != "scan":  # LiteRT/ONNX-friendly
-            return export_loop.run_layer(self, sequences, initial_state, mask, training)
-        from rnncells.kernels import loop as loop_kernels
-        from rnncells.kernels import statistics as statistics_kernels
-
-        step_mask = kernel_inputs.step_mask(mask)
-        plan = self.plan(sequences, step_mask, training)
+            if export_loop.is_exporting() and self.fused_path != "scan":  # LiteRT/ONNX
+                return export_loop.run_layer(self, sequences, initial_state, mask, training)
+        plan = self.plan(sequences, kernel_inputs.step_mask(mask), training)
         self.last_plan = plan  # what the latest traced call ran (for spies and users)
         if plan.route == "per_step":
             return super().inner_loop(sequences, initial_state, mask=mask, training=training)
         if plan.route == "keras":
             return self._keras_inner_loop(sequences, initial_state, mask, training)
-        if plan.route == "statistics":
-            # Running statistics (batch norm): their own kernel, masked sequences included.
-            return statistics_kernels.run_sequence(
-                self.cell, sequences, list(initial_state), mask=step_mask,
-                go_backwards=self.go_backwards, training=training,
-                return_sequences=self.return_sequences,
-                zero_output_for_mask=self.zero_output_for_mask)
-        mask = step_mask
-        sequences = kernel_inputs.in_compute_dtype(self.cell, sequences)
-        if plan.route == "loop":
-            return loop_kernels.run_sequence(
-                self.cell, sequences, list(initial_state), mask=mask,
-                go_backwards=self.go_backwards, training=training,
-                return_sequences=self.return_sequences,
-                zero_output_for_mask=self.zero_output_for_mask, jit=plan.jit,
-                backward=plan.backward)
-        sequences, mask = kernel_inputs.processing_order(sequences, mask, self.go_backwards)
-        return self._scan(self.cell.project(sequences, training=training), initial_state,
-                          mask)
+        # The fused kernels: the input prepared once (compute dtype, boolean mask, both in
+        # processing order for go_backwards), then one signature for every kernel.
+        sequences, mask = kernel_inputs.prepare(self.cell, sequences, mask, self.go_backwards)
+        return self._kernel(plan)(self.cell, sequences, list(initial_state), mask=mask,
+                                  training=training, return_sequences=self.return_sequences,
+                                  zero_output_for_mask=self.zero_output_for_mask)
 
-    def _ops_inner_loop(self, sequences, initial_state, mask, training):
-        """The routes on JAX and PyTorch (`rnncells.kernels.ops_loop`)."""
-        step_mask = kernel_inputs.step_mask(mask)
-        plan = self.plan(sequences, step_mask, training)
-        self.last_plan = plan
-        if plan.route == "per_step":
-            return super().inner_loop(sequences, initial_state, mask=mask, training=training)
-        if plan.route == "keras":
-            return self._keras_inner_loop(sequences, initial_state, mask, training)
-        kernel = {"statistics": ops_loop.run_statistics_sequence,
-                  "scan": ops_loop.run_linear_scan, "loop": ops_loop.run_sequence}[plan.route]
-        options = {"compile_step": True} if plan.route == "loop" and self.torch_compile else {}
-        if plan.route != "statistics":
-            sequences = kernel_inputs.in_compute_dtype(self.cell, sequences)
-        return kernel(self.cell, sequences, list(initial_state), mask=step_mask,
-                      go_backwards=self.go_backwards, training=training,
-                      return_sequences=self.return_sequences,
-                      zero_output_for_mask=self.zero_output_for_mask, **options)
+    def _kernel(self, plan):
+        """The kernel function of `plan`'s route on this backend (rnncells/kernels)."""
+        if not _backend.is_tensorflow():
+            if plan.route == "loop" and self.torch_compile:
+                return functools.partial(ops_loop.run_sequence, compile_step=True)
+            return {"statistics": ops_loop.run_statistics_sequence,
+                    "scan": ops_loop.run_linear_scan, "loop": ops_loop.run_sequence}[plan.route]
+        from rnncells.kernels import loop as loop_kernels
+        from rnncells.kernels import scan as scan_kernels
+        from rnncells.kernels import statistics as statistics_kernels
+
+        if plan.route == "loop":
+            return functools.partial(loop_kernels.run_sequence, jit=plan.jit,
+                                     backward=plan.backward)
+        if plan.route == "scan":
+            return functools.partial(ops_loop.run_linear_scan,
+                                     states_of=scan_kernels.linear_scan)
+        return statistics_kernels.run_sequence
 
     def _keras_inner_loop(self, sequences, initial_state, mask, training):
         keras_rnn = self._keras_rnn
@@ -321,34 +304,6 @@ class FusedRNN(CheckedInitialState, keras.layers.RNN):
         if not keras_rnn.supports_jit:  # cuDNN ran: its ops are not XLA-compatible.
             self.supports_jit = False
         return result
-
-    def _scan(self, projected, initial_state, mask):
-        """h_t = a_t * h_{t-1} + b_t as a parallel scan (time already in processing order)."""
-        import tensorflow as tf
-
-        from rnncells.kernels import scan as scan_kernels
-
-        a, b = self.cell.scan_coefficients(projected)
-        h0 = tf.cast(initial_state[0], a.dtype)
-        if mask is not None:
-            step_mask = tf.reshape(tf.cast(mask, tf.bool),
-                                   tf.concat([tf.shape(mask), [1] * (len(a.shape) - 2)], 0))
-            a = tf.where(step_mask, a, tf.ones_like(a))
-            b = tf.where(step_mask, b, tf.zeros_like(b))
-        states = scan_kernels.linear_scan(a, b, h0)
-        outputs = states
-        if mask is not None:
-            # Keras: a masked step outputs zeros (zero_output_for_mask) or repeats the
-            # previous output, which is zeros before the first unmasked step.
-            keep = step_mask
-            if not self.zero_output_for_mask:
-                keep = tf.cumsum(tf.cast(step_mask, tf.int32), axis=1) > 0
-            outputs = tf.where(keep, states, tf.zeros_like(states))
-        outputs = tf.cast(outputs, self.cell.compute_dtype)
-        last_output = outputs[:, -1]
-        if not self.return_sequences:
-            outputs = last_output[:, None]
-        return last_output, outputs, [tf.cast(states[:, -1], self.cell.compute_dtype)]
 
     def get_config(self):
         config = {"use_fused": self.use_fused, "jit": self.jit, "backward": self.backward}

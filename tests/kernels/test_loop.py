@@ -1,4 +1,4 @@
-"""run_loop: Keras masking/go_backwards semantics against a NumPy reference, and the
+"""run_loop: Keras masking semantics against a NumPy reference, and the
 hand-written backwards ("batched", "per_step") against TensorFlow's own differentiation of
 the same loop ("autodiff"). `_ImpureCell`, a mutant whose `recur` is not a pure function of
 its arguments, shows the gradient property catches a broken recomputation.
@@ -52,11 +52,11 @@ class _ImpureCell(_TwoStateCell):
         return super().recur(projected + 0.3 * self.calls, states, training)
 
 
-def numpy_reference(w, projected, initial, mask, go_backwards, return_sequences,
-                    zero_output_for_mask):
-    """keras.layers.RNN's loop semantics for _TwoStateCell, written out in NumPy."""
+def numpy_reference(w, projected, initial, mask, return_sequences, zero_output_for_mask):
+    """keras.layers.RNN's loop semantics for _TwoStateCell, written out in NumPy (time in
+    processing order: the caller reverses it for go_backwards, tests/kernels/test_fused.py)."""
     batch, steps, units = projected.shape
-    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    order = range(steps)
     a, b = initial
     previous = np.zeros((batch, units), "float32")
     outputs = []
@@ -71,7 +71,7 @@ def numpy_reference(w, projected, initial, mask, go_backwards, return_sequences,
             a_new, b_new = np.where(m, a_new, a), np.where(m, b_new, b)
         a, b, previous = a_new, b_new, out
         outputs.append(out)
-    outputs = np.stack(outputs, 1)  # processing order, as Keras returns go_backwards
+    outputs = np.stack(outputs, 1)
     last = outputs[:, -1]
     return last, (outputs if return_sequences else last[:, None]), [a, b]
 
@@ -80,7 +80,7 @@ def _case(data):
     return dict(
         batch=data.draw(st.integers(1, 3)), steps=data.draw(st.integers(1, 6)),
         units=data.draw(st.integers(1, 4)), seed=data.draw(st.integers(0, 2**16)),
-        masked=data.draw(st.booleans()), go_backwards=data.draw(st.booleans()),
+        masked=data.draw(st.booleans()),
         return_sequences=data.draw(st.booleans()),
         zero_output_for_mask=data.draw(st.booleans()))
 
@@ -100,7 +100,7 @@ def _loop_with_gradients(cell, projected, initial, mask, case, backward):
     with tf.GradientTape() as tape:
         tape.watch([projected] + initial)
         last, outputs, states = loop.run_loop(
-            cell, projected, initial, mask=mask, go_backwards=case["go_backwards"],
+            cell, projected, initial, mask=mask,
             return_sequences=case["return_sequences"],
             zero_output_for_mask=case["zero_output_for_mask"], jit=False, backward=backward)
         rng = np.random.default_rng(case["seed"] + 1)
@@ -112,14 +112,14 @@ def _loop_with_gradients(cell, projected, initial, mask, case, backward):
 
 @settings(max_examples=12)
 @given(data=st.data())
-def test_run_loop_follows_keras_masking_and_go_backwards_semantics(data):
+def test_run_loop_follows_keras_masking_semantics(data):
     case = _case(data)
     cell = _TwoStateCell(case["units"])
     projected, initial, mask = _inputs(case)
     results, _ = _loop_with_gradients(cell, projected, initial, mask, case, "batched")
     last, outputs, states = numpy_reference(
-        np.asarray(cell.w), projected, initial, mask, case["go_backwards"],
-        case["return_sequences"], case["zero_output_for_mask"])
+        np.asarray(cell.w), projected, initial, mask, case["return_sequences"],
+        case["zero_output_for_mask"])
     for got, expected in zip(results, [last, outputs, *states]):
         np.testing.assert_allclose(got, expected, atol=ATOL, rtol=RTOL)
 
@@ -142,7 +142,7 @@ def test_hand_written_backwards_equal_tensorflow_autodiff(data):
 
 
 def test_the_gradient_property_catches_an_impure_recur_mutant():
-    case = dict(batch=2, steps=4, units=3, seed=0, masked=False, go_backwards=False,
+    case = dict(batch=2, steps=4, units=3, seed=0, masked=False,
                 return_sequences=True, zero_output_for_mask=False)
     with pytest.raises(AssertionError):
         assert_backwards_match_autodiff(_ImpureCell, case)
