@@ -25,21 +25,27 @@ $(VENV)/.installed-%: setup.cfg pyproject.toml
 demo: $(VENV)/.installed-demo
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m rnncells demo
 
-# The whole suite on TensorFlow (two workers), then TensorFlow's numbers for the
-# cross-backend suite, which runs (with the 0.1.0 files) on JAX and on PyTorch against them.
+# The whole suite on TensorFlow (two workers) and, beside it, TensorFlow's numbers for the
+# cross-backend suite (measured in the CPU time the suite leaves idle; its log is printed if
+# it fails), which then runs (with the 0.1.0 files) on JAX and on PyTorch against them.
 BACKEND_TESTS := tests/backends tests/test_legacy_files.py tests/test_sequence_errors.py \
 	tests/test_precise_statistics.py tests/cells/test_batch_norm_math.py \
 	tests/kernels/test_statistics_contract.py
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check rnncells tests benchmarks examples scripts
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir $(DOCS_CHECK)
-	rm -rf $(TF_REFERENCE)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci -n 2
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tests.backends.tf_reference measure $(TF_REFERENCE)
+	rm -rf $(TF_REFERENCE) $(TF_REFERENCE).log
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tests.backends.tf_reference measure $(TF_REFERENCE) \
+		> $(TF_REFERENCE).log 2>&1 & measure=$$!; \
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci -n 2; \
+	status=$$?; \
+	if ! wait $$measure; then cat $(TF_REFERENCE).log; echo "tf_reference measure failed"; \
+		exit 1; fi; \
+	exit $$status
 	RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=jax $(PY) -m pytest -p no:cacheprovider \
 		--hypothesis-profile=ci -n 2 $(BACKEND_TESTS)
 	RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=torch $(PY) -m pytest -p no:cacheprovider \
-		--hypothesis-profile=ci $(BACKEND_TESTS)
+		--hypothesis-profile=ci -n 2 $(BACKEND_TESTS)
 
 # The documentation site (docs/, mkdocs.yml) into site/, in strict mode: a broken link, a
 # missing page or an API name that does not resolve fails the build.
@@ -70,4 +76,4 @@ dist: $(VENV)/.installed-test
 	$(PY) -m twine check --strict dist/*
 
 clean:
-	rm -rf $(VENV) build dist site *.egg-info $(TF_REFERENCE) $(DOCS_CHECK)
+	rm -rf $(VENV) build dist site *.egg-info $(TF_REFERENCE) $(TF_REFERENCE).log $(DOCS_CHECK)
