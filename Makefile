@@ -25,29 +25,32 @@ $(VENV)/.installed-%: setup.cfg pyproject.toml
 demo: $(VENV)/.installed-demo
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m rnncells demo
 
-# The whole suite on TensorFlow (three workers on two cores: 8.5 min against 9.8-10.1 with
-# two, measured; their waits on subprocesses overlap) and, beside it, TensorFlow's numbers
-# for the cross-backend suite (measured in the CPU time the suite leaves idle; its log is
-# printed if it fails), which then runs (with the 0.1.0 files) on JAX and on PyTorch
-# against them.
+# The whole suite on TensorFlow (two workers) and, beside it, TensorFlow's numbers for the
+# cross-backend suite (measured in the CPU time the suite leaves idle; its log is printed if
+# it fails), which then runs (with the 0.1.0 files) on JAX and on PyTorch against them.
+# Two workers on two cores: each TensorFlow and PyTorch worker on one thread (`THREADS`),
+# measured 6-9% (TensorFlow) and 16% (PyTorch) faster than their default thread pools
+# there; three TensorFlow workers were slower (docs/development.md).
 BACKEND_TESTS := tests/backends tests/test_legacy_files.py tests/test_sequence_errors.py \
 	tests/test_precise_statistics.py tests/cells/test_batch_norm_math.py \
 	tests/kernels/test_statistics_contract.py
+THREADS := TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=2 OMP_NUM_THREADS=1
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check rnncells tests benchmarks examples scripts
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir $(DOCS_CHECK)
 	rm -rf $(TF_REFERENCE) $(TF_REFERENCE).log
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tests.backends.tf_reference measure $(TF_REFERENCE) \
-		> $(TF_REFERENCE).log 2>&1 & measure=$$!; \
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider --hypothesis-profile=ci -n 3; \
+	$(THREADS) TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tests.backends.tf_reference measure \
+		$(TF_REFERENCE) > $(TF_REFERENCE).log 2>&1 & measure=$$!; \
+	$(THREADS) TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -p no:cacheprovider \
+		--hypothesis-profile=ci -n 2; \
 	status=$$?; \
 	if ! wait $$measure; then cat $(TF_REFERENCE).log; echo "tf_reference measure failed"; \
 		exit 1; fi; \
 	exit $$status
 	RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=jax $(PY) -m pytest -p no:cacheprovider \
 		--hypothesis-profile=ci -n 2 $(BACKEND_TESTS)
-	RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=torch $(PY) -m pytest -p no:cacheprovider \
-		--hypothesis-profile=ci -n 2 $(BACKEND_TESTS)
+	$(THREADS) RNNCELLS_TF_REFERENCE=$(TF_REFERENCE) KERAS_BACKEND=torch $(PY) -m pytest \
+		-p no:cacheprovider --hypothesis-profile=ci -n 2 $(BACKEND_TESTS)
 
 # The documentation site (docs/, mkdocs.yml) into site/, in strict mode: a broken link, a
 # missing page or an API name that does not resolve fails the build.
