@@ -1,4 +1,5 @@
-"""The fused kernels of the JAX and PyTorch backends, in `keras.ops`.
+"""The fused kernels of the JAX and PyTorch backends, in `keras.ops` (TensorFlow's scan
+route runs `run_linear_scan` too, over its own `scan.linear_scan`).
 
 The same three kernels as TensorFlow's (`loop`, `scan`, `statistics`), behind one signature,
 `(cell, sequences, initial_states, mask, training, return_sequences, zero_output_for_mask)
@@ -23,8 +24,8 @@ Masks `(B, T)`: a masked step keeps the previous states; its output repeats the 
 output (zeros before the first unmasked step), or is zero with `zero_output_for_mask`.
 The sequence arrives in the cell's compute dtype, with a boolean mask (B, T) or None, both
 already reversed for `go_backwards`: position t is processing step t here, and outputs come
-back in that order, as Keras returns them. Gradients are the backend's own differentiation of these
-loops.
+back in that order, as Keras returns them. Gradients are the backend's own differentiation
+of these loops.
 """
 
 from keras import ops, tree
