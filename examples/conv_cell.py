@@ -10,7 +10,9 @@ The cell (from a user report): every step sees one row of an image, x_t of shape
 With ReLU and a high learning rate it stopped learning: units whose pre-activation is
 negative for every input output 0 and get exactly zero gradient, so they never come back
 ("dead" units), and the gradient reaching the first convolution vanishes. Leaky ReLU keeps a
-gradient for every unit at the same learning rate. tanh learns at a moderate learning rate
+gradient for every unit at the same learning rate, though 3.0 is near the edge of its
+stability: a single epoch's loss can spike, and float summation order (the number of
+threads) decides which, if any. tanh learns at a moderate learning rate
 (0.5); at 3.0 it saturates (|tanh| rounds to 1 in float32, whose derivative is exactly 0), the
 other way units stop learning.
 
